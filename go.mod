@@ -1,0 +1,3 @@
+module github.com/diffgate/diffgate
+
+go 1.26.8
