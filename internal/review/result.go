@@ -18,12 +18,15 @@ type ReviewerResult struct {
 	Model string `json:"model,omitempty"`
 	// OK is false when the reviewer failed; Error then says why in one line
 	// that is safe to show (no keys, no code).
-	OK         bool   `json:"ok"`
-	Error      string `json:"error,omitempty"`
-	Usage      Usage  `json:"usage"`
-	Chunks     int    `json:"chunks"`
-	Findings   int    `json:"findings"`
-	DurationMS int64  `json:"duration_ms"`
+	OK       bool   `json:"ok"`
+	Error    string `json:"error,omitempty"`
+	Usage    Usage  `json:"usage"`
+	Chunks   int    `json:"chunks"`
+	Findings int    `json:"findings"`
+	// Dropped counts findings that named a file outside the diff; they are
+	// never reported at a wrong place (R2).
+	Dropped    int   `json:"dropped,omitempty"`
+	DurationMS int64 `json:"duration_ms"`
 }
 
 // Failed reports whether any reviewer failed.
