@@ -125,15 +125,3 @@ type TooLargeError struct {
 func (e *TooLargeError) Error() string {
 	return fmt.Sprintf("diff is larger than the limit of %d bytes", e.Limit)
 }
-
-// Parse parses a whole diff held in memory. It does not apply a size limit;
-// Read does. Blank input gives an empty Diff; other input without a single
-// file header is a *ParseError. Everything before the first file header
-// (a format-patch mail header, a commit message) is ignored.
-//
-//	func Parse(data []byte) (*Diff, error)
-//
-// Read reads at most limit bytes from r and parses them; a longer input is a
-// *TooLargeError and is not parsed at all.
-//
-//	func Read(r io.Reader, limit int64) (*Diff, error)
