@@ -1,0 +1,98 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+
+	"github.com/diffgate/diffgate/internal/diff"
+)
+
+// gitDiff runs git diff in repo with extra arguments and parses its output
+// as it streams, stopping git as soon as the output passes the size limit.
+// The flags make the output independent of the user's git configuration
+// (colour, external diff drivers, prefixes) so the parser always sees the
+// standard format.
+func gitDiff(ctx context.Context, repo string, extra []string, limit int64) (*diff.Diff, error) {
+	if _, err := exec.LookPath("git"); err != nil {
+		return nil, errors.New("git is not installed; give a diff FILE or - for stdin")
+	}
+	if git(ctx, repo, "rev-parse", "--git-dir").Run() != nil {
+		return nil, errors.New("not a git repository; run inside one, use --repo, or give a diff FILE or - for stdin")
+	}
+	if extra == nil {
+		extra = []string{"HEAD"}
+		if !hasHead(ctx, repo) {
+			extra = []string{"--cached"} // a repository without commits: what is staged is the change
+		}
+	}
+	args := []string{"-c", "core.quotePath=true", "diff", "--no-color", "--no-ext-diff", "--no-textconv",
+		"--find-renames", "--src-prefix=a/", "--dst-prefix=b/"}
+	args = append(args, extra...)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	cmd := git(ctx, repo, args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &limitedWriter{w: &stderr, n: 4096}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("git diff: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("git diff: %w", err)
+	}
+	d, perr := diff.Read(out, limit)
+	if perr != nil {
+		cancel()
+		_, _ = io.Copy(io.Discard, out)
+	}
+	werr := cmd.Wait()
+	var tl *diff.TooLargeError
+	if errors.As(perr, &tl) {
+		return nil, perr
+	}
+	if werr != nil {
+		msg := strings.TrimSpace(stderr.String())
+		if i := strings.IndexByte(msg, '\n'); i >= 0 {
+			msg = msg[:i]
+		}
+		if msg == "" {
+			msg = werr.Error()
+		}
+		return nil, fmt.Errorf("git diff failed: %s", strings.TrimPrefix(msg, "fatal: "))
+	}
+	if perr != nil {
+		return nil, fmt.Errorf("git diff output: %w", perr)
+	}
+	return d, nil
+}
+
+func hasHead(ctx context.Context, repo string) bool {
+	return git(ctx, repo, "rev-parse", "--verify", "--quiet", "HEAD^{commit}").Run() == nil
+}
+
+func git(ctx context.Context, repo string, args ...string) *exec.Cmd {
+	if repo != "" {
+		args = append([]string{"-C", repo}, args...)
+	}
+	return exec.CommandContext(ctx, "git", args...)
+}
+
+// limitedWriter keeps the first n bytes and drops the rest.
+type limitedWriter struct {
+	w io.Writer
+	n int
+}
+
+func (l *limitedWriter) Write(p []byte) (int, error) {
+	if l.n > 0 {
+		k := min(len(p), l.n)
+		l.n -= k
+		_, _ = l.w.Write(p[:k])
+	}
+	return len(p), nil
+}

@@ -1,0 +1,5 @@
+os.system(f"rm -rf {path}")
+os.system("convert " + filename + " out.png")
+subprocess.run(f"git clone {url}", shell=True)
+subprocess.call("ls " + directory, shell=True)
+os.popen("ping -c 1 %s" % host)

@@ -1,0 +1,4 @@
+eval "$(ssh-agent -s)"
+eval "$(pyenv init -)"
+# eval "$cmd"
+echo "evaluate $x"

@@ -1,0 +1,1 @@
+const etag = crypto.createHash("md5").update(body).digest("hex");

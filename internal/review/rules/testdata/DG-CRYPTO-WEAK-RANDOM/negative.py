@@ -1,0 +1,2 @@
+token = secrets.token_urlsafe(32)
+sample = random.choice(items)

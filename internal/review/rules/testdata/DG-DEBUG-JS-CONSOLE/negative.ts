@@ -1,0 +1,3 @@
+console.error("failed", err);
+logger.log("x");
+// console.log(x)

@@ -1,0 +1,2 @@
+console.log(user);
+console.debug("state", state);

@@ -1,0 +1,3 @@
+// debugger;
+const debuggerEnabled = true;
+log("debugger attached");

@@ -1,0 +1,3 @@
+debugger;
+  debugger
+if (x) { debugger; }

@@ -1,0 +1,3 @@
+breakpoint()
+import pdb; pdb.set_trace()
+    ipdb.set_trace()

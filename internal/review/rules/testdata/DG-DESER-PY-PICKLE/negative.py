@@ -1,0 +1,3 @@
+pickle.dump(obj, f)
+data = json.loads(text)
+blob = pickle.dumps(obj)

@@ -1,0 +1,3 @@
+const result = eval(userInput);
+const fn = new Function("a", "b", body);
+window.eval(code);

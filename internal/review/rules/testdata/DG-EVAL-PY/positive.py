@@ -1,0 +1,2 @@
+result = eval(expression)
+exec(code, namespace)

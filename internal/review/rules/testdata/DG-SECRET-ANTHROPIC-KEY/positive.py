@@ -1,0 +1,2 @@
+ANTHROPIC_API_KEY = "sk-ant-api03-EXAMPLET-EQqM4M6BS0TJ8hryKqwo_EIekdL3MM4VmDFpHltv3Sf0XVWKwe-Sd7g6gB7kUJ4sm2g6mZx9NewtllCyjBG-AA"
+client = Anthropic(api_key="sk-ant-api03-EXAMPLET-EQqM4M6BS0TJ8hryKqwo_EIekdL3MM4VmDFpHltv3Sf0XVWKwe-Sd7g6gB7kUJ4sm2g6mZx9NewtllCyjBG-AA")

@@ -1,0 +1,3 @@
+hf_EXAMPLEoGopCTycClXuIFSUvaLMIyiXhgR
+token = "hf_EXAMPLEoGopCTycClXuIFSUvaLMIyiXhgR"
+export TOKEN=hf_EXAMPLEoGopCTycClXuIFSUvaLMIyiXhgR

@@ -1,0 +1,3 @@
+OPENAI_API_KEY = "sk-proj-EXAMPLEhrjjBYKe0_e8_5CLlczfnv8s2qt6ingdPYoPXYb9j"
+openai.api_key = "sk-EXAMPLETAtiIRCDjSs8IT3BlbkFJkSeecVL9DQ83eH0EZfEk"
+export OPENAI_API_KEY=sk-EXAMPLEorDJJzk8TFPHjwammynOxhYc6cT3lbTknDn9vG8wN

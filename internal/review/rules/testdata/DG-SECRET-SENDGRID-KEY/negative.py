@@ -1,0 +1,2 @@
+SENDGRID_API_KEY = "SG.xxxxx"
+region = "SG.north"

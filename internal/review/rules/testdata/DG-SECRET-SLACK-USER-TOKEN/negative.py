@@ -1,0 +1,2 @@
+SLACK_TOKEN = "xoxp-XXXXXXXX"
+SLACK_TOKEN = "xoxp-${SLACK_TOKEN}"

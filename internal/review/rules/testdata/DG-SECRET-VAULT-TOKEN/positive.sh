@@ -1,0 +1,2 @@
+export VAULT_TOKEN=hvs.EXAMPLEgXBrlYWz2pLzMXR9pfAhxe5iqmBhueHP7nUznPlvccR9T6v18bfK5uJOHZTVp4Oa_L5H6Q16H7nCygAbJF2
+vault login hvs.EXAMPLEaLxIxpup9aX5Yc366

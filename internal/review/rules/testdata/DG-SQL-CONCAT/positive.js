@@ -1,0 +1,2 @@
+const q = "SELECT * FROM users WHERE id = " + req.params.id;
+db.query('INSERT INTO logs (msg) VALUES (' + msg + ')');

@@ -1,0 +1,2 @@
+const rows = await db.query(`SELECT * FROM users WHERE id = ${req.params.id}`);
+const q = `DELETE FROM sessions WHERE token = '${token}'`;

@@ -1,0 +1,1 @@
+RUN curl -k -o /tmp/app.tgz https://example.com/app.tgz

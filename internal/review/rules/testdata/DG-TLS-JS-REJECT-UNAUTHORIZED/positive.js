@@ -1,0 +1,2 @@
+const agent = new https.Agent({ rejectUnauthorized: false });
+  rejectUnauthorized: false,

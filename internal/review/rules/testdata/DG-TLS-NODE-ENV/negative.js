@@ -1,0 +1,1 @@
+delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;

@@ -1,0 +1,2 @@
+fd, path = tempfile.mkstemp()
+with tempfile.NamedTemporaryFile() as f:

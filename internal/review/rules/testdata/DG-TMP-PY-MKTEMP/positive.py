@@ -1,0 +1,2 @@
+path = tempfile.mktemp()
+name = tempfile.mktemp(suffix=".txt")

@@ -1,0 +1,2 @@
+<div dangerouslySetInnerHTML={{ __html: DOMPurify.sanitize(post.body) }} />
+<div>{post.body}</div>

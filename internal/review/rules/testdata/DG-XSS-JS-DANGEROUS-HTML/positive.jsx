@@ -1,0 +1,2 @@
+<div dangerouslySetInnerHTML={{ __html: post.body }} />
+return { dangerouslySetInnerHTML: { __html: html } };

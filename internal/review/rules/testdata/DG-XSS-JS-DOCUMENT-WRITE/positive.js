@@ -1,0 +1,2 @@
+document.write(html);
+document.writeln("<p>" + msg + "</p>");
