@@ -84,13 +84,13 @@ func TestReviewSampleFile(t *testing.T) {
 			t.Errorf("builtin finding %+v is file-level", f)
 		}
 	}
-	for _, want := range []string{"app/client.go:DG-SECRET-AWS-ACCESS-KEY", "app/client.go:DG-TLS-GO-SKIP-VERIFY", "app/db.py:DG-CMD-PY-SHELL", "web/profile.js:DG-XSS-JS-INNER-HTML"} {
+	for _, want := range []string{"app/client.go:DG-SECRET-AWS-ACCESS-KEY", "app/client.go:DG-TLS-GO-SKIP-VERIFY", "app/db.py:DG-CMD-PY-SHELL", "web/profile.js:DG-XSS-JS-INNER-HTML", "app/db.py:DG-SQL-FORMAT"} {
 		if !got[want] {
 			t.Errorf("findings %v lack %s", got, want)
 		}
 	}
-	if len(d.Findings) < 6 {
-		t.Errorf("found %d findings in the sample, want at least 6", len(d.Findings))
+	if len(d.Findings) < 9 {
+		t.Errorf("found %d findings in the sample, want at least 9", len(d.Findings))
 	}
 }
 
