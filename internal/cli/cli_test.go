@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -148,7 +149,8 @@ func TestBadInput(t *testing.T) {
 		{"missing key", "", nil, []string{"review", "-", "--reviewer", "anthropic"}, `ANTHROPIC_API_KEY`},
 		{"compatible without url", "", nil, []string{"review", "-", "--reviewer", "openai-compatible"}, `(?i)url`},
 		{"unknown command", "", nil, []string{"frobnicate"}, `unknown command`},
-		{"unknown flag", "", nil, []string{"review", "--frobnicate"}, `frobnicate`},
+		{"unknown flag", "", nil, []string{"review", "--frobnicate"}, `^diffgate: flag provided but not defined: -frobnicate \(see diffgate review -h\)\n$`},
+		{"bad budget", "", nil, []string{"review", "-", "--max-input-tokens", "many"}, `--max-input-tokens`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -364,5 +366,49 @@ func TestReviewerFailure(t *testing.T) {
 	}
 	if !strings.Contains(r.stdout, "openai") {
 		t.Errorf("text output does not mention the failed reviewer:\n%s", r.stdout)
+	}
+}
+
+// R5: a diff larger than the model's budget is sent in chunks, every file
+// is reviewed by some chunk, and a hunk too large for any chunk is listed
+// as not reviewed instead of vanishing.
+func TestLargeDiffIsChunked(t *testing.T) {
+	var b strings.Builder
+	for i := 0; i < 20; i++ {
+		fmt.Fprintf(&b, "diff --git a/f%02d.go b/f%02d.go\nnew file mode 100644\n--- /dev/null\n+++ b/f%02d.go\n@@ -0,0 +1,40 @@\n", i, i, i)
+		for j := 0; j < 40; j++ {
+			fmt.Fprintf(&b, "+\tx%d := compute(%d) // some ordinary code on line %d\n", j, j, j)
+		}
+	}
+	huge := strings.Repeat("y", 12000)
+	fmt.Fprintf(&b, "diff --git a/big.txt b/big.txt\nnew file mode 100644\n--- /dev/null\n+++ b/big.txt\n@@ -0,0 +1,1 @@\n+%s\n", huge)
+
+	srv := llmtest.NewGemini(t)
+	env := map[string]string{"GEMINI_API_KEY": llmtest.APIKey, "DIFFGATE_GEMINI_URL": srv.URL}
+	r := run(t, b.String(), env, "review", "-", "--reviewer", "gemini", "--max-input-tokens", "3000", "--format", "json", "--quiet")
+	if r.code != ExitOK {
+		t.Fatalf("exit %d; stderr %s", r.code, r.stderr)
+	}
+	if srv.Count() < 5 {
+		t.Errorf("%d requests, want the diff split into several chunks", srv.Count())
+	}
+	var prompts strings.Builder
+	for _, req := range srv.Requests() {
+		prompts.WriteString(req.Prompt())
+		if strings.Contains(req.Prompt(), huge) {
+			t.Error("a prompt holds the line that exceeds the budget")
+		}
+	}
+	for i := 0; i < 20; i++ {
+		if !strings.Contains(prompts.String(), fmt.Sprintf("f%02d.go", i)) {
+			t.Errorf("f%02d.go was sent in no chunk", i)
+		}
+	}
+	d := decode(t, r.stdout)
+	if len(d.Skipped) != 1 || d.Skipped[0].File != "big.txt" || !strings.Contains(d.Skipped[0].Reason, "budget") {
+		t.Errorf("skipped = %+v, want big.txt over the budget", d.Skipped)
+	}
+	if r := run(t, "", env, "review", "-", "--reviewer", "gemini", "--max-input-tokens", "10"); r.code != ExitUsage {
+		t.Errorf("a budget too small for the prompt: exit %d, want 2 (stderr %s)", r.code, r.stderr)
 	}
 }

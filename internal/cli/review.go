@@ -36,6 +36,7 @@ type reviewFlags struct {
 	concurrency string
 	color       string
 	quiet       bool
+	inputBudget string
 
 	anthropicModel, anthropicURL string
 	openaiModel, openaiURL       string
@@ -55,6 +56,7 @@ func (rf *reviewFlags) register(ef *envFlags) {
 	ef.str(&rf.concurrency, "concurrency", "DIFFGATE_CONCURRENCY", strconv.Itoa(review.DefaultConcurrency), "chunks of a large diff sent to one LLM reviewer at once (`N`)")
 	ef.str(&rf.color, "color", "DIFFGATE_COLOR", "auto", "colour text output: `auto` (on a terminal, unless NO_COLOR is set), always, never")
 	ef.boolean(&rf.quiet, "quiet", "DIFFGATE_QUIET", false, "no progress lines on stderr")
+	ef.str(&rf.inputBudget, "max-input-tokens", "DIFFGATE_MAX_INPUT_TOKENS", "0", "input budget of each LLM reviewer in `tokens`; larger diffs are split into chunks (0: the provider's default, 100000, or 6000 for openai-compatible)")
 	for _, p := range []struct {
 		name         string
 		model, url   *string
@@ -98,6 +100,7 @@ func runReview(ctx context.Context, args []string, env *Env) int {
 	ef := newEnvFlags("review", env.Getenv, env.Stderr)
 	rf.register(ef)
 	ef.fs.Usage = reviewUsage(ef)
+	ef.fs.SetOutput(io.Discard) // errors are reported below, in one line
 	pos, err := parseInterspersed(ef.fs, args)
 	if errors.Is(err, flag.ErrHelp) {
 		ef.fs.SetOutput(env.Stdout)
@@ -105,7 +108,7 @@ func runReview(ctx context.Context, args []string, env *Env) int {
 		return ExitOK
 	}
 	if err != nil {
-		return ExitUsage // the flag package has printed the error and usage
+		return fail(env.Stderr, usagef("%v (see diffgate review -h)", err), ExitUsage)
 	}
 	if len(ef.errs) > 0 {
 		return fail(env.Stderr, ef.errs[0], ExitUsage)
@@ -188,6 +191,10 @@ func (rf *reviewFlags) plan(pos []string, env *Env) (*reviewPlan, error) {
 	if p.concurrency, err = strconv.Atoi(rf.concurrency); err != nil || p.concurrency < 1 || p.concurrency > 64 {
 		return nil, usagef("--concurrency %q: want a whole number from 1 to 64", rf.concurrency)
 	}
+	budget, err := strconv.Atoi(rf.inputBudget)
+	if err != nil || budget < 0 {
+		return nil, usagef("--max-input-tokens %q: want a whole number of tokens, or 0 for the provider's default", rf.inputBudget)
+	}
 
 	switch {
 	case len(pos) > 1:
@@ -211,7 +218,7 @@ func (rf *reviewFlags) plan(pos []string, env *Env) (*reviewPlan, error) {
 		p.source = "worktree"
 	}
 
-	if p.reviewers, err = rf.buildReviewers(env.Getenv); err != nil {
+	if p.reviewers, err = rf.buildReviewers(env.Getenv, budget); err != nil {
 		return nil, err
 	}
 	p.reportOptions = report.Options{ToolVersion: Version, Color: wantColor(rf.color, env)}
@@ -226,7 +233,7 @@ func (rf *reviewFlags) plan(pos []string, env *Env) (*reviewPlan, error) {
 	return p, nil
 }
 
-func (rf *reviewFlags) buildReviewers(getenv func(string) string) ([]review.Reviewer, error) {
+func (rf *reviewFlags) buildReviewers(getenv func(string) string, inputBudget int) ([]review.Reviewer, error) {
 	var out []review.Reviewer
 	seen := map[string]bool{}
 	for _, name := range strings.Split(rf.reviewers, ",") {
@@ -254,7 +261,7 @@ func (rf *reviewFlags) buildReviewers(getenv func(string) string) ([]review.Revi
 		default:
 			return nil, usagef("unknown reviewer %q (want %s)", name, strings.Join(reviewerNames, ", "))
 		}
-		cfg.Provider = name
+		cfg.Provider, cfg.InputBudget = name, inputBudget
 		r, err := llm.New(cfg)
 		if err != nil {
 			return nil, usagef("%v", err)
