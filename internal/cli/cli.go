@@ -49,7 +49,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprint(stdout, usage)
 		return ExitOK
 	default:
-		fmt.Fprintf(stderr, "diffgate: unknown command %q\n\n%s", cmd, usage)
+		fmt.Fprintf(stderr, "diffgate: unknown command %q (see diffgate help)\n", cmd)
 		return ExitUsage
 	}
 }

@@ -250,13 +250,35 @@ func TestGitSources(t *testing.T) {
 	if got := files(); !got["b.go"] || got["a.go"] {
 		t.Errorf("working tree review found %v, want b.go only", got)
 	}
+	// R5: an untracked file is named as not reviewed, from any directory
+	// of the repository, whatever diff.relative says.
+	if err := os.MkdirAll(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	write("sub/new.env", "TOKEN=1\n")
+	gitc("config", "diff.relative", "true")
+	r := run(t, "", nil, "review", "--repo", filepath.Join(dir, "sub"), "--format", "json")
+	d := decode(t, r.stdout)
+	var untracked bool
+	for _, s := range d.Skipped {
+		untracked = untracked || (s.File == "sub/new.env" && strings.Contains(s.Reason, "untracked"))
+	}
+	if !untracked {
+		t.Errorf("skipped = %+v, want sub/new.env as untracked", d.Skipped)
+	}
+	if len(d.Findings) == 0 || d.Findings[0].File != "b.go" {
+		t.Errorf("review from a subdirectory with diff.relative found %+v, want b.go with its full path", d.Findings)
+	}
+	if err := os.Remove(filepath.Join(dir, "sub/new.env")); err != nil {
+		t.Fatal(err)
+	}
 	if got := files("--staged"); len(got) != 0 {
 		t.Errorf("staged review found %v, want nothing (the staged b.go is clean)", got)
 	}
 	if got := files("--base", "main"); !got["a.go"] || !got["b.go"] {
 		t.Errorf("--base main found %v, want a.go and b.go", got)
 	}
-	r := run(t, "", nil, "review", "--repo", dir, "--base", "no-such-ref")
+	r = run(t, "", nil, "review", "--repo", dir, "--base", "no-such-ref")
 	if r.code != ExitUsage || !strings.HasPrefix(r.stderr, "diffgate: git diff failed") {
 		t.Errorf("unknown base: exit %d stderr %q", r.code, r.stderr)
 	}

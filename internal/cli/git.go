@@ -24,14 +24,17 @@ func gitDiff(ctx context.Context, repo string, extra []string, limit int64) (*di
 	if git(ctx, repo, "rev-parse", "--git-dir").Run() != nil {
 		return nil, errors.New("not a git repository; run inside one, use --repo, or give a diff FILE or - for stdin")
 	}
-	if extra == nil {
+	worktree := extra == nil
+	if worktree {
 		extra = []string{"HEAD"}
 		if !hasHead(ctx, repo) {
 			extra = []string{"--cached"} // a repository without commits: what is staged is the change
 		}
 	}
+	// --no-relative: paths from the top of the repository, whatever
+	// diff.relative says, so every change is seen and locations are stable.
 	args := []string{"-c", "core.quotePath=true", "diff", "--no-color", "--no-ext-diff", "--no-textconv",
-		"--find-renames", "--src-prefix=a/", "--dst-prefix=b/"}
+		"--no-relative", "--find-renames", "--src-prefix=a/", "--dst-prefix=b/"}
 	args = append(args, extra...)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -51,9 +54,14 @@ func gitDiff(ctx context.Context, repo string, extra []string, limit int64) (*di
 		_, _ = io.Copy(io.Discard, out)
 	}
 	werr := cmd.Wait()
-	var tl *diff.TooLargeError
-	if errors.As(perr, &tl) {
-		return nil, perr
+	if perr != nil {
+		// Our own cancel may have ended git; what the parser saw is the
+		// error worth reporting.
+		var tl *diff.TooLargeError
+		if errors.As(perr, &tl) {
+			return nil, perr
+		}
+		return nil, fmt.Errorf("git diff output: %w", perr)
 	}
 	if werr != nil {
 		msg := strings.TrimSpace(stderr.String())
@@ -65,10 +73,33 @@ func gitDiff(ctx context.Context, repo string, extra []string, limit int64) (*di
 		}
 		return nil, fmt.Errorf("git diff failed: %s", strings.TrimPrefix(msg, "fatal: "))
 	}
-	if perr != nil {
-		return nil, fmt.Errorf("git diff output: %w", perr)
+	if worktree {
+		untracked, err := untrackedFiles(ctx, repo)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range untracked {
+			d.Omitted = append(d.Omitted, diff.Omitted{Path: p, Reason: "untracked: not in git diff (git add -N it to review it)"})
+		}
 	}
 	return d, nil
+}
+
+// untrackedFiles lists the files git does not track and does not ignore;
+// the working tree review names them so a new file cannot slip through
+// unnoticed (R5).
+func untrackedFiles(ctx context.Context, repo string) ([]string, error) {
+	out, err := git(ctx, repo, "ls-files", "--others", "--exclude-standard", "--full-name", "-z", ":/").Output()
+	if err != nil {
+		return nil, fmt.Errorf("git ls-files: %w", err)
+	}
+	var files []string
+	for _, p := range strings.Split(string(out), "\x00") {
+		if p != "" {
+			files = append(files, p)
+		}
+	}
+	return files, nil
 }
 
 func hasHead(ctx context.Context, repo string) bool {

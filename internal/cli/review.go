@@ -80,7 +80,7 @@ func reviewUsage(ef *envFlags) func() {
 		fmt.Fprint(w, `Usage: diffgate review [flags] [FILE | -]
 
 Reviews a diff and prints findings. Without FILE it reviews the working tree
-(git diff HEAD); FILE is a diff file (git diff, git format-patch, diff -u), and
+(git diff HEAD; untracked files are listed as not reviewed); FILE is a diff file (git diff, git format-patch, diff -u), and
 "-" reads the diff from standard input.
 
 Provider keys come from ANTHROPIC_API_KEY, OPENAI_API_KEY, GEMINI_API_KEY and

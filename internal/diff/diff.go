@@ -49,6 +49,17 @@ const (
 // Diff is a parsed unified diff.
 type Diff struct {
 	Files []*File
+	// Omitted lists files the input names without showing their change,
+	// so that a review can say they were not reviewed (R5).
+	Omitted []Omitted
+}
+
+// Omitted is a file named by the input whose change is not shown: "Only in
+// dir: name" of diff -r without -N, git's "* Unmerged path", or a file
+// the caller knows was left out (untracked files).
+type Omitted struct {
+	Path   string
+	Reason string
 }
 
 // File is the change to one file.

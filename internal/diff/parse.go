@@ -147,6 +147,20 @@ func (p *parser) parse() (*Diff, error) {
 				return nil, err
 			}
 			d.Files = append(d.Files, f)
+		case strings.HasPrefix(t, "Only in "):
+			// diff -r without -N names a file present on one side only and
+			// shows nothing of it.
+			if dir, name, ok := strings.Cut(t[len("Only in "):], ": "); ok {
+				d.Omitted = append(d.Omitted, Omitted{
+					Path:   strings.TrimSuffix(dir, "/") + "/" + name,
+					Reason: "only in one tree: diff -r shows no content without -N",
+				})
+			}
+		case strings.HasPrefix(t, "* Unmerged path "):
+			d.Omitted = append(d.Omitted, Omitted{
+				Path:   unquoteMaybe(t[len("* Unmerged path "):]),
+				Reason: "unmerged path: resolve the conflict to review it",
+			})
 		case strings.HasPrefix(t, "@@"):
 			// Hunks are consumed right after their file header, so one
 			// found here has no file to belong to.
@@ -166,7 +180,7 @@ func (p *parser) parse() (*Diff, error) {
 			d.Files = append(d.Files, f)
 		}
 	}
-	if len(d.Files) == 0 && firstText != 0 {
+	if len(d.Files) == 0 && len(d.Omitted) == 0 && firstText != 0 {
 		return nil, p.errf(firstText, "no file header found")
 	}
 	return d, nil
@@ -180,7 +194,17 @@ func (p *parser) gitFile(rest string) (*File, error) {
 	f := p.newFile()
 	hdrLine := p.line
 	a, b := splitGitHeader(rest)
-	f.OldPath, f.NewPath = stripGit(a), stripGit(b)
+	// git puts two different one-letter prefixes before the paths (a/ b/,
+	// or i/ w/ and the like with diff.mnemonicPrefix); with --no-prefix
+	// there are none, and a path's own one-letter top directory must stay.
+	prefixed := hasGitPrefix(a) && hasGitPrefix(b) && a[0] != b[0]
+	strip := func(s string) string {
+		if prefixed && hasGitPrefix(s) {
+			return s[2:]
+		}
+		return s
+	}
+	f.OldPath, f.NewPath = strip(a), strip(b)
 	hasHunks := false
 loop:
 	for {
@@ -231,7 +255,7 @@ loop:
 		case isBinaryLine(t):
 			f.Binary = true
 			a, b := splitBinary(t)
-			gitSides(f, a, b)
+			gitSides(f, a, b, strip)
 		case t == "GIT binary patch":
 			f.Binary = true
 			p.skipBinaryPatch()
@@ -243,7 +267,7 @@ loop:
 			p.next()
 			a, _ := headerName(t[len("--- "):])
 			b, _ := headerName(trimCR(next)[len("+++ "):])
-			gitSides(f, a, b)
+			gitSides(f, a, b, strip)
 			hasHunks = true
 			break loop
 		default:
@@ -253,6 +277,9 @@ loop:
 	}
 	if f.OldPath == "" && f.NewPath == "" {
 		return nil, p.errf(hdrLine, "cannot read the paths of \"diff --git\" header")
+	}
+	if strings.ContainsRune(f.OldPath, '\r') || strings.ContainsRune(f.NewPath, '\r') {
+		return nil, p.errf(hdrLine, "carriage return inside a path (a diff with CR-only line endings is not supported)")
 	}
 	if hasHunks {
 		if err := p.hunksOf(f); err != nil {
@@ -265,17 +292,17 @@ loop:
 
 // gitSides takes the prefixed paths of a ---/+++ or Binary line; they are
 // exact where the "diff --git" line may be ambiguous.
-func gitSides(f *File, a, b string) {
+func gitSides(f *File, a, b string, strip func(string) string) {
 	renamed := f.Status == Renamed || f.Status == Copied
 	if a == devNull {
 		f.Status = Added
 	} else if !renamed {
-		f.OldPath = stripGit(a)
+		f.OldPath = strip(a)
 	}
 	if b == devNull {
 		f.Status = Deleted
 	} else if !renamed {
-		f.NewPath = stripGit(b)
+		f.NewPath = strip(b)
 	}
 }
 
@@ -284,6 +311,9 @@ func (p *parser) plainFile(oldHdr, newHdr string) (*File, error) {
 	f := p.newFile()
 	a, aTime := headerName(oldHdr[len("--- "):])
 	b, bTime := headerName(newHdr[len("+++ "):])
+	if strings.ContainsRune(a, '\r') || strings.ContainsRune(b, '\r') {
+		return nil, p.errf(p.line, "carriage return inside a path (a diff with CR-only line endings is not supported)")
+	}
 	if err := p.hunksOf(f); err != nil {
 		return nil, err
 	}

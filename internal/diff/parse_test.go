@@ -41,6 +41,8 @@ func TestParseErrors(t *testing.T) {
 		{"--- without +++ in git header", "diff --git a/x b/x\n--- a/x\n@@ -1 +1 @@\n", 2, "not followed"},
 		{"plain file truncated", "--- x\t2024-01-01\n+++ x\t2024-01-02\n@@ -1,2 +1,2 @@\n-a\n", 4, "ends early"},
 		{"CRLF bad header", "diff --git a/x b/x\r\n--- a/x\r\n+++ b/x\r\n@@ -1 +1 @ \r\n", 4, "bad hunk header"},
+		{"CR-only line endings", "diff --git a/x b/x\r--- a/x\r+++ b/x\r@@ -1 +1 @@\r-a\r+b\r", 1, "carriage return"},
+		{"CR-only plain diff", "--- a/x\r+++ b/x\n+++ b/y\n@@ -1 +1 @@\n-a\n+b\n", 2, "carriage return"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -217,5 +219,52 @@ func TestUnquote(t *testing.T) {
 		if got != tt.want || rest != tt.rest || ok != tt.ok {
 			t.Errorf("unquote(%q) = %q, %q, %v, want %q, %q, %v", tt.in, got, rest, ok, tt.want, tt.rest, tt.ok)
 		}
+	}
+}
+
+// R1: git's prefixes are stripped only when git wrote them; with
+// --no-prefix a one-letter top directory is part of the path.
+func TestGitPrefixes(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"a/ b/", "diff --git a/x/main.go b/x/main.go\n--- a/x/main.go\n+++ b/x/main.go\n@@ -1 +1 @@\n-a\n+b\n", "x/main.go"},
+		{"mnemonic", "diff --git i/main.go w/main.go\n--- i/main.go\n+++ w/main.go\n@@ -1 +1 @@\n-a\n+b\n", "main.go"},
+		{"no prefix, one-letter dir", "diff --git x/main.go x/main.go\n--- x/main.go\n+++ x/main.go\n@@ -1 +1 @@\n-a\n+b\n", "x/main.go"},
+		{"no prefix, new file", "diff --git x/new.go x/new.go\nnew file mode 100644\n--- /dev/null\n+++ x/new.go\n@@ -0,0 +1 @@\n+b\n", "x/new.go"},
+		{"prefixed new file", "diff --git a/new.go b/new.go\nnew file mode 100644\n--- /dev/null\n+++ b/new.go\n@@ -0,0 +1 @@\n+b\n", "new.go"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d, err := Parse([]byte(tt.in))
+			if err != nil {
+				t.Fatalf("Parse: %v", err)
+			}
+			if got := d.Files[0].Path(); got != tt.want {
+				t.Errorf("Parse(%q) path = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// R5: files the input names without showing their change are reported,
+// not dropped.
+func TestOmitted(t *testing.T) {
+	in := "Only in new: secret.env\n" +
+		"* Unmerged path conflict.py\n" +
+		"diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n"
+	d, err := Parse([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d.Files) != 1 || len(d.Omitted) != 2 {
+		t.Fatalf("Parse = %d files, omitted %+v; want 1 file and 2 omitted", len(d.Files), d.Omitted)
+	}
+	if d.Omitted[0].Path != "new/secret.env" || d.Omitted[1].Path != "conflict.py" {
+		t.Errorf("omitted = %+v", d.Omitted)
+	}
+	only, err := Parse([]byte("* Unmerged path f.py\n"))
+	if err != nil || len(only.Omitted) != 1 {
+		t.Errorf("Parse(only an unmerged path) = %+v, %v; want it omitted, no error", only, err)
 	}
 }

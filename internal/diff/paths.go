@@ -2,13 +2,10 @@ package diff
 
 import "strings"
 
-// stripGit removes the one-letter prefix git puts before a path ("a/",
-// "b/", or the mnemonic "i/", "w/", "c/", "o/").
-func stripGit(s string) string {
-	if len(s) > 2 && s[1] == '/' && s != devNull {
-		return s[2:]
-	}
-	return s
+// hasGitPrefix reports whether s starts with a one-letter directory, the
+// shape of git's "a/", "b/" or mnemonic "i/", "w/", "c/", "o/" prefixes.
+func hasGitPrefix(s string) bool {
+	return len(s) > 2 && s[1] == '/' && s != devNull
 }
 
 // afterFirstDir returns s without its first path component, or "" when s

@@ -79,18 +79,34 @@ func inOneRange(ranges [][2]int, start, end int) bool {
 // with the highest severity, the union of the lines, and a confidence
 // raised by the agreement: 1 - (1-a)(1-b). Findings of one reviewer are
 // never merged with each other. The result is sorted.
+//
+// It sweeps the findings in line order, keeping per category only those
+// that can still overlap what comes next, so it stays linear in practice
+// even for a file with a finding on every line.
 func Merge(fs []Finding) []Finding {
 	sorted := slices.Clone(fs)
 	slices.SortStableFunc(sorted, compareFindings)
 	out := make([]Finding, 0, len(sorted))
+	type span = []int // indexes into out that may still overlap
+	active := map[string]span{}
+	file := ""
 	for _, f := range sorted {
-		merged := false
-		for i := len(out) - 1; i >= 0; i-- {
-			g := &out[i]
-			if g.File != f.File {
-				break
+		if f.File != file {
+			file = f.File
+			clear(active)
+		}
+		act := active[f.Category]
+		n := 0
+		for _, i := range act {
+			if out[i].EndLine >= f.StartLine {
+				act[n] = i
+				n++
 			}
-			if g.Category == f.Category && overlaps(g, &f) && !shareReviewer(g.Reviewers, f.Reviewers) {
+		}
+		act = act[:n]
+		merged := false
+		for _, i := range act {
+			if g := &out[i]; overlaps(g, &f) && !shareReviewer(g.Reviewers, f.Reviewers) {
 				mergeInto(g, f)
 				merged = true
 				break
@@ -99,7 +115,9 @@ func Merge(fs []Finding) []Finding {
 		if !merged {
 			f.Reviewers = slices.Clone(f.Reviewers)
 			out = append(out, f)
+			act = append(act, len(out)-1)
 		}
+		active[f.Category] = act
 	}
 	slices.SortStableFunc(out, compareFindings)
 	return out

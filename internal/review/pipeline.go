@@ -42,6 +42,9 @@ func Run(ctx context.Context, d *diff.Diff, reviewers []Reviewer, opts Options) 
 			res.Skipped = append(res.Skipped, Skipped{File: f.Path(), Reason: "binary file"})
 		}
 	}
+	for _, o := range d.Omitted {
+		res.Skipped = append(res.Skipped, Skipped{File: o.Path, Reason: o.Reason})
+	}
 	idx := newLineIndex(d)
 	perReviewer := make([][]Finding, len(reviewers))
 	skipped := make([][]Skipped, len(reviewers))

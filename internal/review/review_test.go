@@ -425,3 +425,45 @@ func (f *failOn) Review(ctx context.Context, d *diff.Diff) (*Report, error) {
 	}
 	return f.Reviewer.Review(ctx, d)
 }
+
+// R4: three reviewers agreeing on one place make one finding.
+func TestMergeThreeReviewers(t *testing.T) {
+	var in []Finding
+	for i, r := range []string{"openai", "builtin", "anthropic"} {
+		in = append(in, Finding{File: "a.go", StartLine: 5 + i, EndLine: 8, Category: "security", Reviewers: []string{r}, Confidence: 0.5})
+	}
+	got := Merge(in)
+	if len(got) != 1 || len(got[0].Reviewers) != 3 || got[0].StartLine != 5 || got[0].EndLine != 8 {
+		t.Fatalf("Merge = %+v, want one finding at 5-8 by three reviewers", got)
+	}
+	if got[0].Confidence != 1-0.125 {
+		t.Errorf("confidence = %v, want 0.875", got[0].Confidence)
+	}
+}
+
+// R5: files the diff names without their change are listed as skipped.
+func TestRunListsOmitted(t *testing.T) {
+	d := &diff.Diff{Files: []*diff.File{addedFile("a.go", "x")}, Omitted: []diff.Omitted{{Path: "new/secret.env", Reason: "only in one tree"}}}
+	res := Run(context.Background(), d, []Reviewer{&fakeReviewer{name: "r"}}, Options{})
+	if len(res.Skipped) != 1 || res.Skipped[0].File != "new/secret.env" || res.Skipped[0].Reason != "only in one tree" {
+		t.Errorf("skipped = %+v, want the omitted file", res.Skipped)
+	}
+}
+
+// BenchmarkMergeDense merges two reviewers' findings on every line of a
+// large file: the sweep must stay linear.
+func BenchmarkMergeDense(b *testing.B) {
+	var fs []Finding
+	for i := 1; i <= 80000; i++ {
+		fs = append(fs,
+			Finding{File: "big.js", StartLine: i, EndLine: i, Category: "security", Reviewers: []string{"builtin"}, Confidence: 0.5},
+			Finding{File: "big.js", StartLine: i, EndLine: i, Category: "maintainability", Reviewers: []string{"builtin"}, Confidence: 0.5},
+			Finding{File: "big.js", StartLine: i, EndLine: i + 1, Category: "security", Reviewers: []string{"llm"}, Confidence: 0.5})
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if got := Merge(fs); len(got) != 160000 {
+			b.Fatalf("Merge = %d findings, want 160000", len(got))
+		}
+	}
+}
