@@ -1,0 +1,193 @@
+// Package store is diffgate's persistence: accounts, sessions, API keys,
+// metadata-only request logs and settings, over embedded SQLite by default
+// and PostgreSQL when given a postgres:// URL. It holds no diff, finding
+// text or code of any kind (D2).
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/diffgate/diffgate/internal/apperr"
+)
+
+// Dialect names, as returned by DB.Dialect.
+const (
+	DialectSQLite   = "sqlite"
+	DialectPostgres = "postgres"
+)
+
+// DB is an open store. SQLite gets two pools: exactly one writer connection,
+// which serialises every write and transaction inside this process (the
+// SQLite equivalent of a row lock), and several read-only connections that
+// WAL lets run alongside it. PostgreSQL uses one pool for both.
+type DB struct {
+	dialect string
+	w       *sql.DB // writes and transactions
+	r       *sql.DB // plain reads
+	path    string  // SQLite database file; empty for PostgreSQL
+}
+
+// Open connects to dsn: a "postgres://" or "postgresql://" URL selects
+// PostgreSQL; anything else is a SQLite file path, optionally prefixed with
+// "sqlite:". A missing SQLite directory is created with mode 0700 and a new
+// database file with mode 0600. Open does not migrate; call Migrate.
+func Open(ctx context.Context, dsn string) (*DB, error) {
+	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
+		return openPostgres(ctx, dsn)
+	}
+	path := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "sqlite:")
+	return openSQLite(ctx, path)
+}
+
+func openPostgres(ctx context.Context, dsn string) (*DB, error) {
+	db, err := sql.Open("pgx", dsn)
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Invalid, "invalid database URL", err)
+	}
+	db.SetMaxOpenConns(25)
+	db.SetMaxIdleConns(25)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, apperr.Wrap(apperr.Unavailable, "database unavailable", fmt.Errorf("open postgres: %w", err))
+	}
+	return &DB{dialect: DialectPostgres, w: db, r: db}, nil
+}
+
+func openSQLite(ctx context.Context, path string) (*DB, error) {
+	if path == "" || path == ":memory:" || strings.HasPrefix(path, "file:") {
+		// Two pools over one in-memory database would be two databases.
+		return nil, apperr.Newf(apperr.Invalid, "SQLite needs a database file path")
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("open sqlite: create data directory: %w", err)
+	}
+	// SQLite gives its -wal and -shm files the mode of the database file, so
+	// creating that file 0600 before SQLite does keeps all three private.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	f.Close()
+
+	common := "_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)"
+	u := url.URL{Scheme: "file", Opaque: url.PathEscape(path)}
+	// BEGIN IMMEDIATE takes the write lock up front, so a transaction that
+	// reads and then writes cannot fail half-way with SQLITE_BUSY when another
+	// process holds the file.
+	w, err := sql.Open("sqlite", u.String()+"?"+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite writer: %w", err)
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	// The writer connects first so the file is in WAL mode before any reader
+	// (which may not change it) opens it.
+	if err := w.PingContext(ctx); err != nil {
+		w.Close()
+		return nil, apperr.Wrap(apperr.Unavailable, "database unavailable", fmt.Errorf("open sqlite writer: %w", err))
+	}
+	r, err := sql.Open("sqlite", u.String()+"?"+common+"&_pragma=query_only(1)")
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open sqlite reader: %w", err)
+	}
+	n := max(4, 2*runtime.NumCPU())
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		r.Close()
+		w.Close()
+		return nil, apperr.Wrap(apperr.Unavailable, "database unavailable", fmt.Errorf("open sqlite reader: %w", err))
+	}
+	db := &DB{dialect: DialectSQLite, w: w, r: r, path: path}
+	db.tightenFiles()
+	return db, nil
+}
+
+// tightenFiles makes sure the WAL side files are private even when an older
+// SQLite file with laxer permissions left them behind.
+func (db *DB) tightenFiles() {
+	for _, p := range db.Files()[1:] {
+		if fi, err := os.Stat(p); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			_ = os.Chmod(p, 0o600)
+		}
+	}
+}
+
+// Dialect is DialectSQLite or DialectPostgres.
+func (db *DB) Dialect() string { return db.dialect }
+
+// Files lists the SQLite database file and its WAL and shared-memory files,
+// for callers that must inspect everything on disk; nil for PostgreSQL.
+func (db *DB) Files() []string {
+	if db.path == "" {
+		return nil
+	}
+	return []string{db.path, db.path + "-wal", db.path + "-shm"}
+}
+
+// Ping checks that the database answers on every pool.
+func (db *DB) Ping(ctx context.Context) error {
+	if err := db.w.PingContext(ctx); err != nil {
+		return apperr.Wrap(apperr.Unavailable, "database unavailable", fmt.Errorf("ping: %w", err))
+	}
+	if db.r != db.w {
+		if err := db.r.PingContext(ctx); err != nil {
+			return apperr.Wrap(apperr.Unavailable, "database unavailable", fmt.Errorf("ping: %w", err))
+		}
+	}
+	return nil
+}
+
+// Close closes the pools. The writer closes last so SQLite checkpoints the
+// WAL on its final connection.
+func (db *DB) Close() error {
+	var errs []error
+	if db.r != db.w {
+		errs = append(errs, db.r.Close())
+	}
+	errs = append(errs, db.w.Close())
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close store: %w", err)
+	}
+	return nil
+}
+
+// inTx runs fn in a transaction on the writer and commits when fn returns
+// nil.
+func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("commit: %w", err)
+	}
+	return nil
+}
+
+// forUpdate is the row-lock suffix for a SELECT inside a transaction. SQLite
+// has none and needs none: its transactions are serialised by the single
+// writer connection and BEGIN IMMEDIATE.
+func (db *DB) forUpdate() string {
+	if db.dialect == DialectPostgres {
+		return " FOR UPDATE"
+	}
+	return ""
+}
