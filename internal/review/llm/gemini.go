@@ -39,6 +39,11 @@ func NewGemini(cfg Config) (*Gemini, error) {
 	b.baseURL = strings.TrimSuffix(b.baseURL, "/v1beta")
 	model := strings.TrimPrefix(b.model, "models/")
 	b.model = model
+	if cfg.MaxOutputTokens <= 0 && (strings.HasPrefix(model, "gemini-1.") || strings.HasPrefix(model, "gemini-2.0")) {
+		// Models before 2.5 do not think and refuse a cap above their
+		// 8192-token output limit.
+		b.maxOut = defaultMaxOutput
+	}
 	return &Gemini{
 		base:   b,
 		url:    b.baseURL + "/v1beta/models/" + url.PathEscape(model) + ":generateContent",

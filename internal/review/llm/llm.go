@@ -29,11 +29,20 @@ const (
 )
 
 const (
-	defaultCloudBudget  = 100000
-	defaultLocalBudget  = 6000
-	defaultMaxOutput    = 8192
-	minDiffBudget       = 500
-	promptFramingTokens = 256 // user-message wording around the diff, and slack
+	defaultCloudBudget = 100000
+	// A local server's context window holds the prompt and the answer
+	// together, and Ollama's default window is 4096 tokens: it silently
+	// drops the start of a prompt that does not fit. 3000 estimated tokens
+	// (review.EstimateTokens over-counts) plus 1536 of answer fit in it.
+	defaultLocalBudget    = 3000
+	defaultLocalMaxOutput = 1536
+	defaultMaxOutput      = 8192
+	// Gemini 2.5 models think before they answer, and thinking counts
+	// against maxOutputTokens: at 8192 a large chunk can end in MAX_TOKENS
+	// before any findings are written.
+	defaultGeminiMaxOutput = 16384
+	minDiffBudget          = 500
+	promptFramingTokens    = 256 // user-message wording around the diff, and slack
 )
 
 // ErrInvalidAnswer marks a model answer that stayed invalid (bad JSON,
@@ -52,19 +61,23 @@ type Config struct {
 	// is required and includes the version path (http://localhost:11434/v1).
 	BaseURL string
 	Model   string
-	// MaxOutputTokens caps the model's answer (default 8192).
+	// MaxOutputTokens caps the model's answer (see DefaultMaxOutputTokens).
 	MaxOutputTokens int
 	// InputBudget is the model's input budget in estimated tokens; the
 	// reviewer's InputBudget method reports what is left of it for diff
 	// text after the prompt.
 	InputBudget int
 	// HTTPClient defaults to a client without a timeout; deadlines come
-	// from the context of each Review call.
+	// from the context of each Review call. The reviewer uses a copy that
+	// never follows redirects: a 3xx answer is a non-retryable APIError.
 	HTTPClient *http.Client
 	Retry      RetryPolicy
 }
 
-// Defaults returns a provider's default base URL, model and input budget.
+// Defaults returns a provider's default base URL, model and input budget
+// in estimated tokens: 100000 for the cloud providers, 3000 for
+// openai-compatible, whose local servers often run with a 4096-token
+// context window that must also hold the answer (DefaultMaxOutputTokens).
 // The base URL of openai-compatible is empty because it has none.
 func Defaults(provider string) (baseURL, model string, budget int) {
 	switch provider {
@@ -78,6 +91,23 @@ func Defaults(provider string) (baseURL, model string, budget int) {
 		return "", "qwen2.5-coder", defaultLocalBudget
 	}
 	return "", "", 0
+}
+
+// DefaultMaxOutputTokens returns a provider's default cap on the model's
+// answer: 8192 for Anthropic and OpenAI, 16384 for Gemini (the thinking
+// of its 2.5 models counts against the cap; models before 2.5 get 8192,
+// their limit), 1536 for openai-compatible (the answer shares a small
+// local context window with the prompt). A thinkingBudget is not set
+// instead: its valid range differs by model (2.5 Pro cannot turn
+// thinking off) and later models take a thinkingLevel.
+func DefaultMaxOutputTokens(provider string) int {
+	switch provider {
+	case ProviderGemini:
+		return defaultGeminiMaxOutput
+	case ProviderOpenAICompatible:
+		return defaultLocalMaxOutput
+	}
+	return defaultMaxOutput
 }
 
 // New builds the reviewer named by cfg.Provider.
@@ -120,7 +150,7 @@ func newBase(cfg Config, name, keyEnv string, fixedPrompt ...string) (base, erro
 		key:     strings.TrimSpace(cfg.APIKey),
 		baseURL: strings.TrimRight(strings.TrimSpace(cfg.BaseURL), "/"),
 		maxOut:  cfg.MaxOutputTokens,
-		client:  cfg.HTTPClient,
+		client:  withoutRedirects(cfg.HTTPClient),
 		retry:   cfg.Retry.withDefaults(),
 	}
 	if keyEnv != "" && b.key == "" {
@@ -133,10 +163,7 @@ func newBase(cfg Config, name, keyEnv string, fixedPrompt ...string) (base, erro
 		b.baseURL = defURL
 	}
 	if b.maxOut <= 0 {
-		b.maxOut = defaultMaxOutput
-	}
-	if b.client == nil {
-		b.client = &http.Client{}
+		b.maxOut = DefaultMaxOutputTokens(name)
 	}
 	total := cfg.InputBudget
 	if total <= 0 {
@@ -150,6 +177,20 @@ func newBase(cfg Config, name, keyEnv string, fixedPrompt ...string) (base, erro
 		return base{}, fmt.Errorf("%s: input budget of %d tokens leaves too little room for a diff after the prompt", name, total)
 	}
 	return b, nil
+}
+
+// withoutRedirects returns a copy of c (or of a default client) that never
+// follows a redirect. Go drops only Authorization and Cookie when it
+// follows one to another host, so x-api-key, x-goog-api-key and the body,
+// which holds the diff, would reach whoever the redirect names. The
+// caller's client is left as it is: it may serve other requests.
+func withoutRedirects(c *http.Client) *http.Client {
+	var cp http.Client
+	if c != nil {
+		cp = *c
+	}
+	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cp
 }
 
 // trimVersion lets a base URL be given with or without its /v1 suffix,

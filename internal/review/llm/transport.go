@@ -12,6 +12,9 @@ import (
 	"unicode/utf8"
 )
 
+// errRedirectMessage is the APIError message of a 3xx answer.
+const errRedirectMessage = "provider answered with a redirect to another location; refusing to follow it"
+
 const (
 	maxAnswerBytes  = 8 << 20
 	maxErrorBytes   = 64 << 10
@@ -67,6 +70,12 @@ func (b *base) post(ctx context.Context, c call) ([]byte, *APIError, error) {
 		return nil, nil, fmt.Errorf("%s: request failed: %w", c.provider, redactErr(err, c.key))
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode/100 == 3 {
+		// The client does not follow redirects (withoutRedirects); a
+		// provider API has no reason to send one, and the Location is not
+		// shown as it may be anything.
+		return nil, &APIError{Provider: c.provider, Status: resp.StatusCode, Message: errRedirectMessage}, nil
+	}
 	if resp.StatusCode/100 == 2 {
 		body, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswerBytes+1))
 		if err != nil {

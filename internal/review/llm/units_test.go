@@ -83,7 +83,7 @@ func TestDefaults(t *testing.T) {
 		{"anthropic", "https://api.anthropic.com", "claude-sonnet-4-5", 100000},
 		{"openai", "https://api.openai.com", "gpt-4.1", 100000},
 		{"gemini", "https://generativelanguage.googleapis.com", "gemini-2.5-flash", 100000},
-		{"openai-compatible", "", "qwen2.5-coder", 6000},
+		{"openai-compatible", "", "qwen2.5-coder", 3000},
 		{"nope", "", "", 0},
 	}
 	for _, tc := range cases {

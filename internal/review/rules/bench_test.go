@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/diffgate/diffgate/internal/diff"
@@ -118,6 +119,66 @@ func BenchmarkReview(b *testing.B) {
 	for b.Loop() {
 		if _, err := r.Review(ctx, d); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// minifiedLine is one line of minified JavaScript and JSON of at least
+// size bytes, as bundles carry: keys and values long enough to be entropy
+// candidates, secret words, and code that rule keywords match but rules
+// reject (the line mentions sanitize), so every rule reads the whole line.
+func minifiedLine(size int) string {
+	var b strings.Builder
+	b.Grow(size + 64)
+	b.WriteString("var sanitize=0,d={")
+	for i := 0; b.Len() < size; i++ {
+		fmt.Fprintf(&b, `"someLongIdentifierName%d":"anotherValueString%d",`, i%97, i%89)
+		if i%50 == 0 {
+			b.WriteString(`"tokenKeyAuthSessionCookie":"bearerPrivateSignatureSalt",`)
+			b.WriteString(`render:function(e){return{dangerouslySetInnerHTML:{__html:e.html}}},`)
+			b.WriteString(`q:"select id from users where",md5:"password",x:a.exec(b),`)
+		}
+	}
+	b.WriteString(`"end":0}`)
+	return b.String()
+}
+
+// BenchmarkReviewMinifiedLine reviews a single 1 MiB minified line added to
+// a JavaScript bundle, the worst case for per-token work.
+func BenchmarkReviewMinifiedLine(b *testing.B) {
+	line := minifiedLine(1 << 20)
+	d := addedDiff("web/dist/bundle.js", line)
+	r := New()
+	ctx := context.Background()
+	b.SetBytes(int64(len(line)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Review(ctx, d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReviewDenseFindings reviews a file where every added line has
+// two findings, the worst case for per-finding work.
+func BenchmarkReviewDenseFindings(b *testing.B) {
+	const line = "console.log(x); eval(y)"
+	lines := make([]string, 80000)
+	for i := range lines {
+		lines[i] = line
+	}
+	d := addedDiff("web/src/dense.js", lines...)
+	r := New()
+	ctx := context.Background()
+	b.SetBytes(int64(len(lines) * len(line)))
+	b.ReportAllocs()
+	for b.Loop() {
+		rep, err := r.Review(ctx, d)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(rep.Findings) != 2*len(lines) {
+			b.Fatalf("Review() = %d findings, want %d", len(rep.Findings), 2*len(lines))
 		}
 	}
 }

@@ -47,7 +47,26 @@ var (
 	chmodShell = regexp.MustCompile(`(?:^|[\s;&|(])chmod\s+(?:-[A-Za-z]+\s+)*([0-7]{3,4}|[ugoa]*[+=][rwxXst]+(?:,[ugoa]*[+=\-][rwxXst]+)*)(?:\s|$)`)
 	createGo   = regexp.MustCompile(`\bos\.(?:WriteFile|OpenFile)\(.*,\s*(0o?[0-7]{3,4})\s*\)`)
 
-	hashCall = regexp.MustCompile(`(?i)\b(?:md5|sha1)(?:\.(?:sum|new)\b|["']\s*[,)]|\s*\()`)
+	// hashCall, jsExecRef, jsConsoleRef and jsEvalRef are the reference forms of the
+	// anchored matchers below, kept for tests that compare the two.
+	hashCall     = regexp.MustCompile(`(?i)\b(?:md5|sha1)(?:\.(?:sum|new)\b|["']\s*[,)]|\s*\()`)
+	jsExecRef    = regexp.MustCompile(`(?:^|[^\w$.]|\b(?:child_process|childProcess|cp)\.)(?:exec|execSync)\(\s*(?:\x60[^\x60]*\$\{|["'][^"']*["']\s*\+|[\w$.]+\s*\+)`)
+	jsConsoleRef = regexp.MustCompile(`\bconsole\.(?:log|debug|trace|dir)\s*\(`)
+	jsEvalRef    = regexp.MustCompile(`(?:^|[^\w$.])(?:eval\s*\(|new\s+Function\s*\()|\b(?:window|globalThis|self)\.eval\s*\(`)
+
+	hashCallAt = newAnchored([]string{"md5", "sha1"}, true,
+		`^(?i:md5|sha1)(?:\.(?i:sum|new)\b|["']\s*[,)]|\s*\()`, wordStart)
+	jsExec = newAnchored([]string{"exec"}, false,
+		`^(?:exec|execSync)\(\s*(?:\x60[^\x60]*\$\{|["'][^"']*["']\s*\+|[\w$.]+\s*\+)`,
+		func(line string, p int) bool {
+			return notAfterIdent(line, p) || afterObject(line, p, "child_process", "childProcess", "cp")
+		})
+	jsConsole = newAnchored([]string{"console."}, false, `^console\.(?:log|debug|trace|dir)\s*\(`, wordStart)
+	jsEval    = newAnchored([]string{"eval", "new"}, false,
+		`^(?:eval\s*\(|new\s+Function\s*\()`,
+		func(line string, p int) bool {
+			return notAfterIdent(line, p) || line[p] == 'e' && afterObject(line, p, "window", "globalThis", "self")
+		})
 
 	weakRandGo = regexp.MustCompile(`\brand\.(?:Intn|Int31n|Int63n|Int63|Int31|Uint32|Uint64|Float64|Perm|Shuffle|IntN|Int64N|Int32N|UintN|N)\(`)
 	weakRandJS = regexp.MustCompile(`\bMath\.random\(\)`)
@@ -99,12 +118,14 @@ func codeRules() []Rule {
 				return 0, 0, false
 			},
 		},
-		codeRule("DG-CMD-JS-EXEC", review.High, sec, 0.75, langJS,
-			"Shell command built from strings",
-			"child_process exec runs a shell on a string built with interpolation or concatenation, which allows command injection.",
-			"use execFile or spawn with an argument array and no shell.",
-			nil, []string{"exec(", "execSync("},
-			`(?:^|[^\w$.]|\b(?:child_process|childProcess|cp)\.)(?:exec|execSync)\(\s*(?:\x60[^\x60]*\$\{|["'][^"']*["']\s*\+|[\w$.]+\s*\+)`),
+		{
+			ID: "DG-CMD-JS-EXEC", Severity: review.High, Category: sec, Confidence: 0.75,
+			Title:   "Shell command built from strings",
+			Message: "child_process exec runs a shell on a string built with interpolation or concatenation, which allows command injection.",
+			Fix:     "use execFile or spawn with an argument array and no shell.",
+			langs:   langJS, exact: []string{"exec(", "execSync("},
+			fn: anchoredFn(jsExec),
+		},
 		withAccept(codeRule("DG-CMD-SH-EVAL", review.Medium, sec, 0.7, langShellish,
 			"eval of a variable",
 			"eval re-parses an expanded variable as shell code, so any shell syntax in its value runs.",
@@ -125,13 +146,15 @@ func codeRules() []Rule {
 				}
 				return false
 			}),
-		codeRule("DG-EVAL-JS", review.High, sec, 0.7, langJS,
-			"Dynamic code evaluation",
-			"eval or new Function runs a string as code; any attacker influence on it is code execution.",
-			"parse data with JSON.parse or replace the dynamic code with a lookup table.",
-			nil, []string{"eval", "Function"},
-			`(?:^|[^\w$.])(?:eval\s*\(|new\s+Function\s*\()|\b(?:window|globalThis|self)\.eval\s*\(`),
-		withAccept(codeRule("DG-EVAL-PY", review.High, sec, 0.7, langPython,
+		{
+			ID: "DG-EVAL-JS", Severity: review.High, Category: sec, Confidence: 0.7,
+			Title:   "Dynamic code evaluation",
+			Message: "eval or new Function runs a string as code; any attacker influence on it is code execution.",
+			Fix:     "parse data with JSON.parse or replace the dynamic code with a lookup table.",
+			langs:   langJS, keywords: []string{"eval", "Function"},
+			fn: anchoredFn(jsEval),
+		},
+		withLineOK(codeRule("DG-EVAL-PY", review.High, sec, 0.7, langPython,
 			"Dynamic code evaluation",
 			"eval or exec runs a string as Python code; any attacker influence on it is code execution.",
 			"use ast.literal_eval for literals, json for data, or an explicit dispatch table.",
@@ -145,7 +168,7 @@ func codeRules() []Rule {
 			nil, []string{"InsecureSkipVerify"},
 			`\bInsecureSkipVerify\s*(?::|=)\s*true\b`),
 			replacer(`\bInsecureSkipVerify(\s*(?::|=)\s*)true\b`, "InsecureSkipVerify${1}false")),
-		withSuggest(withAccept(codeRule("DG-TLS-PY-VERIFY-DISABLED", review.High, sec, 0.85, langPython,
+		withSuggest(withLineOK(codeRule("DG-TLS-PY-VERIFY-DISABLED", review.High, sec, 0.85, langPython,
 			"TLS certificate verification disabled",
 			"Certificate or host name verification is turned off, so any machine in the path can impersonate the server.",
 			"keep verification on; pass verify=\"/path/to/ca.pem\" to trust a private CA.",
@@ -203,22 +226,20 @@ func codeRules() []Rule {
 			"load untrusted data as JSON (or another data-only format); sign pickles you must keep.",
 			nil, []string{"pickle", "marshal.load", "dill.load"},
 			`\b(?:pickle|cPickle|_pickle|dill)\.(?:loads?|Unpickler)\s*\(|\bmarshal\.loads?\s*\(|\bread_pickle\s*\(`),
-		withAccept(codeRule("DG-XSS-JS-INNER-HTML", review.Medium, sec, 0.65, langJS,
+		withLineOK(withAccept(codeRule("DG-XSS-JS-INNER-HTML", review.Medium, sec, 0.65, langJS,
 			"HTML injection through innerHTML",
 			"Assigning built HTML to innerHTML/outerHTML runs any markup and script in the value (XSS).",
 			"set textContent, build nodes with createElement, or sanitise with DOMPurify first.",
 			nil, []string{"innerHTML", "outerHTML"},
 			`\.(?:innerHTML|outerHTML)\s*\+?=([^=].*|$)`),
-			func(line string, m []int) bool {
-				return !containsFold(line, "sanitize") && !isStringLiteral(line[m[2]:m[3]])
-			}),
-		withAccept(codeRule("DG-XSS-JS-DANGEROUS-HTML", review.Medium, sec, 0.6, langJS,
+			func(line string, m []int) bool { return !isStringLiteral(line[m[2]:m[3]]) }), notSanitized),
+		withLineOK(codeRule("DG-XSS-JS-DANGEROUS-HTML", review.Medium, sec, 0.6, langJS,
 			"dangerouslySetInnerHTML",
 			"React renders the value as raw HTML; unsanitised input becomes XSS.",
 			"render text as children, or sanitise the HTML with DOMPurify first.",
 			nil, []string{"dangerouslySetInnerHTML"},
 			`\bdangerouslySetInnerHTML\s*[=:]`),
-			func(line string, _ []int) bool { return !containsFold(line, "sanitize") }),
+			notSanitized),
 		codeRule("DG-XSS-JS-DOCUMENT-WRITE", review.Medium, sec, 0.7, langJS,
 			"document.write",
 			"document.write inserts raw HTML into the page (XSS) and blocks parsing.",
@@ -241,10 +262,7 @@ func codeRules() []Rule {
 				if !containsFold(line, "passw") && !containsFold(line, "pwd") {
 					return 0, 0, false
 				}
-				if m := hashCall.FindStringIndex(line); m != nil {
-					return m[0], m[1], true
-				}
-				return 0, 0, false
+				return anchoredFn(hashCallAt)(line, 0)
 			},
 		},
 		{
@@ -289,12 +307,14 @@ func codeRules() []Rule {
 			"remove the debugger statement.",
 			nil, []string{"debugger"},
 			`(?:^|[;{}\s])debugger\s*;?\s*(?:$|//|\})`),
-		codeRule("DG-DEBUG-JS-CONSOLE", review.Info, maint, 0.5, langJS,
-			"console.log left in",
-			"console.log/debug/trace output looks like a debugging leftover and may print data meant to stay private.",
-			"remove it or use the project's logger.",
-			nil, []string{"console."},
-			`\bconsole\.(?:log|debug|trace|dir)\s*\(`),
+		{
+			ID: "DG-DEBUG-JS-CONSOLE", Severity: review.Info, Category: maint, Confidence: 0.5,
+			Title:   "console.log left in",
+			Message: "console.log/debug/trace output looks like a debugging leftover and may print data meant to stay private.",
+			Fix:     "remove it or use the project's logger.",
+			langs:   langJS, exact: []string{"console."},
+			fn: anchoredFn(jsConsole),
+		},
 		codeRule("DG-DEBUG-PY-BREAKPOINT", review.Low, maint, 0.9, langPython,
 			"Debugger breakpoint left in",
 			"breakpoint() or pdb.set_trace() stops the program waiting for a debugger.",
@@ -333,9 +353,24 @@ func withNeed(r Rule, need ...string) Rule {
 	return r
 }
 
+// anchoredFn adapts an anchored matcher to Rule.fn of a rule that reports
+// no secret: its span is the anchor (see anchored.at).
+func anchoredFn(a *anchored) func(string, lang) (int, int, bool) {
+	return func(line string, _ lang) (int, int, bool) { return a.at(line) }
+}
+
+func withLineOK(r Rule, ok func(line string) bool) Rule {
+	r.lineOK = ok
+	return r
+}
+
+// notSanitized rejects a line that names a sanitiser, which the value is
+// then assumed to pass through.
+func notSanitized(line string) bool { return !containsFold(line, "sanitize") }
+
 // notDef rejects a Python def line: defining eval or an unverified-context
 // helper is not calling it.
-func notDef(line string, _ []int) bool {
+func notDef(line string) bool {
 	t := strings.TrimSpace(line)
 	return !strings.HasPrefix(t, "def ") && !strings.HasPrefix(t, "async def ")
 }

@@ -49,13 +49,31 @@ const (
 var secretWords = []string{"key", "token", "secret", "passw", "pwd", "auth", "credential", "salt",
 	"signature", "hmac", "private", "bearer", "cookie", "session"}
 
-func namesSecret(line string) bool {
+// secretWordsByFirst indexes secretWords by their folded first byte, so one
+// pass over a line finds them all.
+var secretWordsByFirst = func() (t [256][]string) {
 	for _, w := range secretWords {
-		if containsFold(line, w) {
-			return true
+		t[lowerTable[w[0]]] = append(t[lowerTable[w[0]]], w)
+	}
+	return t
+}()
+
+// secretWordBounds finds, in one pass, where line names a secret: the
+// smallest end of a secret word (len(line)+1 when there is none) and the
+// largest start (-1 when there is none). A token at [j,k) has a secret
+// word wholly before it when firstEnd <= j and wholly after it when
+// lastStart >= k, which answers per token what rescanning the line would.
+func secretWordBounds(line string) (firstEnd, lastStart int) {
+	firstEnd, lastStart = len(line)+1, -1
+	for i := 0; i < len(line); i++ {
+		for _, w := range secretWordsByFirst[lowerTable[line[i]]] {
+			if len(w) <= len(line)-i && equalFoldASCII(line[i:i+len(w)], w) {
+				firstEnd = min(firstEnd, i+len(w))
+				lastStart = i
+			}
 		}
 	}
-	return false
+	return firstEnd, lastStart
 }
 
 func base64Entropy(n int) float64 {
@@ -89,7 +107,23 @@ type span struct{ start, end int }
 // findHighEntropy returns the first high-entropy token of line that does
 // not overlap a span in skip.
 func findHighEntropy(line string, skip []span) (int, int, bool) {
+	return scanHighEntropy(line, skip, nil)
+}
+
+// scanHighEntropy is findHighEntropy that adds the bytes it examines to
+// *cost when cost is not nil, so tests can bound its work.
+func scanHighEntropy(line string, skip []span, cost *int) (int, int, bool) {
 	n := len(line)
+	work := n
+	defer func() {
+		if cost != nil {
+			*cost += work
+		}
+	}()
+	// Where the line names a secret is found once, and only when a token
+	// needs it: per token it would rescan the line (quadratic on long
+	// minified lines).
+	boundsKnown, firstEnd, lastStart := false, 0, 0
 	for i := 0; i < n; i++ {
 		c := line[i]
 		if c != '"' && c != '\'' && c != '`' && c != '=' && c != ':' {
@@ -113,8 +147,17 @@ func findHighEntropy(line string, skip []span) (int, int, bool) {
 			hash := j >= 3 && line[j-3:j] == "h1:"
 			// The secret must be named outside the token: an identifier
 			// such as AESRoundKeyGen names nothing.
-			if !hash && highEntropy(line[j:k], namesSecret(line[:j]) || namesSecret(line[k:])) {
-				return j, k, true
+			if !hash {
+				work += k - j
+				bare, named := entropyVerdict(line[j:k])
+				if !bare && named && !boundsKnown {
+					work += n
+					firstEnd, lastStart = secretWordBounds(line)
+					boundsKnown = true
+				}
+				if bare || named && (firstEnd <= j || lastStart >= k) {
+					return j, k, true
+				}
 			}
 		}
 		if k > i+1 {
@@ -136,20 +179,29 @@ func overlaps(spans []span, s, e int) bool {
 // highEntropy reports whether tok looks random; named says whether its line
 // names a secret.
 func highEntropy(tok string, named bool) bool {
+	bare, withName := entropyVerdict(tok)
+	return bare || named && withName
+}
+
+// entropyVerdict reports whether tok looks random on a line that does not
+// name a secret (bare) and on one that does (named). It reads only tok:
+// whatever the line holds is the caller's, and asked only when the answer
+// depends on it. bare implies named, as naming only lowers the bar.
+func entropyVerdict(tok string) (bare, named bool) {
 	tok = strings.TrimRight(tok, "=")
 	// Longer tokens are embedded binaries (fonts, wasm), not credentials.
 	if len(tok) < minEntropyLen || len(tok) > maxEntropyLen || isUUID(tok) {
-		return false
+		return false, false
 	}
 	for _, p := range []string{"sha1-", "sha256-", "sha384-", "sha512-"} {
 		if strings.HasPrefix(tok, p) {
-			return false
+			return false, false
 		}
 	}
 	// Standard base64 uses + and /, the URL alphabet - and _; a token
 	// mixing the two is a path or a name (HMAC-SHA2-512/224).
 	if strings.ContainsAny(tok, "+/") && strings.ContainsAny(tok, "-_") {
-		return false
+		return false, false
 	}
 	var upper, lower, digit, hexOnly = false, false, false, true
 	changes, prev := 0, byte(0)
@@ -176,19 +228,18 @@ func highEntropy(tok string, named bool) bool {
 	if hexOnly {
 		switch len(tok) {
 		case 32, 40, 56, 64, 96, 128:
-			return false
+			return false, false
 		}
 		// Unnamed hex is mostly test vectors and digests.
-		return named && digit && (upper || lower) && shannon(tok) > hexEntropy
+		return false, digit && (upper || lower) && shannon(tok) > hexEntropy
 	}
 	if !(upper && lower && digit) || float64(changes) < minClassChanges*float64(len(tok)-1) ||
 		wordiness(tok) >= maxWordiness {
-		return false
+		return false, false
 	}
-	if named {
-		return shannon(tok) > base64Entropy(len(tok))
-	}
-	return len(tok) >= bareMinLen && shannon(tok) > bareEntropy
+	h := shannon(tok)
+	named = h > base64Entropy(len(tok))
+	return named && len(tok) >= bareMinLen && h > bareEntropy, named
 }
 
 // wordiness is the share of tok in runs of at least three lower-case letters.

@@ -28,17 +28,21 @@ type Reviewer struct {
 	rules   []Rule
 	index   *keywordIndex
 	entropy int // index of the high-entropy rule in rules
+	// messages[i] is the finding text of rules[i], built once: a file
+	// dense with findings would otherwise build it per finding.
+	messages []string
 }
 
 var _ review.Reviewer = (*Reviewer)(nil)
 
 // New returns the builtin reviewer with every rule of Catalogue.
 func New() *Reviewer {
-	r := &Reviewer{rules: catalogue, index: index, entropy: -1}
+	r := &Reviewer{rules: catalogue, index: index, entropy: -1, messages: make([]string, len(catalogue))}
 	for i := range catalogue {
 		if catalogue[i].entropy {
 			r.entropy = i
 		}
+		r.messages[i] = catalogue[i].Message + " Fix: " + catalogue[i].Fix
 	}
 	return r
 }
@@ -57,6 +61,7 @@ func (r *Reviewer) Review(ctx context.Context, d *diff.Diff) (*review.Report, er
 	if d == nil {
 		return rep, nil
 	}
+	out := findingList{}
 	seen := 0
 	for _, f := range d.Files {
 		if f == nil || f.Binary {
@@ -81,11 +86,54 @@ func (r *Reviewer) Review(ctx context.Context, d *diff.Diff) (*review.Report, er
 						return nil, fmt.Errorf("builtin review: %w", err)
 					}
 				}
-				rep.Findings = r.reviewLine(rep.Findings, &fc, ln)
+				r.reviewLine(&out, &fc, ln)
 			}
 		}
 	}
+	rep.Findings = out.all()
 	return rep, nil
+}
+
+// findingList collects findings with as little copying and allocation per
+// finding as it can, as one file may hold hundreds of thousands of them:
+// in blocks that are copied once, into a slice of the exact size.
+type findingList struct {
+	full [][]review.Finding
+	list []review.Finding
+	// names backs the Reviewers slices of many findings; each gets a
+	// one-element slice with capacity one, so an append by a later merge
+	// copies instead of writing into a neighbour.
+	names []string
+}
+
+func (l *findingList) add(f review.Finding) {
+	if len(l.names) == 0 {
+		l.names = make([]string, 256)
+		for i := range l.names {
+			l.names[i] = Name
+		}
+	}
+	f.Reviewers, l.names = l.names[:1:1], l.names[1:]
+	if len(l.list) == cap(l.list) && len(l.list) > 0 {
+		l.full = append(l.full, l.list)
+		l.list = make([]review.Finding, 0, min(2*len(l.list), 4096))
+	}
+	l.list = append(l.list, f)
+}
+
+func (l *findingList) all() []review.Finding {
+	if len(l.full) == 0 {
+		return l.list
+	}
+	n := len(l.list)
+	for _, b := range l.full {
+		n += len(b)
+	}
+	out := make([]review.Finding, 0, n)
+	for _, b := range l.full {
+		out = append(out, b...)
+	}
+	return append(out, l.list...)
 }
 
 type fileCtx struct {
@@ -100,12 +148,12 @@ type hit struct {
 	start, end int
 }
 
-func (r *Reviewer) reviewLine(out []review.Finding, fc *fileCtx, ln *diff.Line) []review.Finding {
+func (r *Reviewer) reviewLine(out *findingList, fc *fileCtx, ln *diff.Line) {
 	line := ln.Content
 	hits := r.index.scan(line)
 	hits.intersect(fc.rules)
 	if hits.empty() && !fc.entropy {
-		return out
+		return
 	}
 	var buf [8]hit
 	found := buf[:0]
@@ -144,7 +192,7 @@ func (r *Reviewer) reviewLine(out []review.Finding, fc *fileCtx, ln *diff.Line) 
 		}
 	}
 	if len(found) == 0 {
-		return out
+		return
 	}
 	// A suggestion copies the line, so none is offered when the line holds
 	// a secret (even a suppressed one).
@@ -167,8 +215,7 @@ func (r *Reviewer) reviewLine(out []review.Finding, fc *fileCtx, ln *diff.Line) 
 			Severity:   rule.Severity,
 			Category:   rule.Category,
 			Rule:       rule.ID,
-			Reviewers:  []string{Name},
-			Message:    rule.Message + " Fix: " + rule.Fix,
+			Message:    r.messages[h.rule],
 			Confidence: rule.Confidence,
 		}
 		if rule.suggest != nil && !secretOnLine {
@@ -176,9 +223,8 @@ func (r *Reviewer) reviewLine(out []review.Finding, fc *fileCtx, ln *diff.Line) 
 				f.Suggestion = s
 			}
 		}
-		out = append(out, f)
+		out.add(f)
 	}
-	return out
 }
 
 // suppressed reports whether line carries "diffgate:ignore" naming id. IDs

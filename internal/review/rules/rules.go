@@ -37,7 +37,11 @@ type Rule struct {
 	// need must all occur as written before the matcher runs: a second,
 	// equally cheap filter for keywords that are common on their own.
 	need []string
-	re   *regexp.Regexp
+	// lineOK vets the line once before the matcher runs. Checks about the
+	// whole line belong here, not in accept: accept runs per match, and a
+	// line-wide check per match is quadratic on long minified lines.
+	lineOK func(line string) bool
+	re     *regexp.Regexp
 	// group is the submatch that holds the offending value (0: whole match).
 	group int
 	// accept vets one match of re; nil accepts every match.
@@ -74,6 +78,9 @@ func (r *Rule) find(line string, lg lang) (int, int, bool) {
 		if !strings.Contains(line, n) {
 			return 0, 0, false
 		}
+	}
+	if r.lineOK != nil && !r.lineOK(line) {
+		return 0, 0, false
 	}
 	if r.fn != nil {
 		return r.fn(line, lg)

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"github.com/diffgate/diffgate/internal/apikey"
 	"regexp"
 	"strings"
 
@@ -76,6 +77,13 @@ func secretRules() []Rule {
 			[]string{"sk-ant-"}, `\b(sk-ant-(?:api|admin)[0-9]{2}-[A-Za-z0-9_\-]{32,})`),
 		tokenRule("DG-SECRET-HUGGINGFACE-TOKEN", "Hugging Face access token", h, 0.85,
 			[]string{"hf_"}, `\b(hf_[A-Za-z]{34})\b`),
+		// diffgate's own keys: the checksum lets only real keys match.
+		withAccept(tokenRule("DG-SECRET-DIFFGATE-KEY", "diffgate API key", c, 0.97,
+			[]string{"dg_live_", "dg_test_"}, `\b(`+apikey.Pattern+`)\b`),
+			func(line string, m []int) bool {
+				_, err := apikey.Parse(line[m[2]:m[3]])
+				return err == nil
+			}),
 		tokenRule("DG-SECRET-NPM-TOKEN", "npm access token", h, 0.9,
 			[]string{"npm_"}, `\b(npm_[A-Za-z0-9]{36})\b`),
 		tokenRule("DG-SECRET-PYPI-TOKEN", "PyPI upload token", h, 0.95,
@@ -189,17 +197,22 @@ func notPlaceholderGroup(g int) func(string, []int) bool {
 }
 
 var (
+	// credQuoted is the reference form of credAssign, kept for tests that
+	// compare the two.
 	credQuoted = regexp.MustCompile(`(?i)[\w.\-]*(?:password|passwd|secret(?:[_\-]?key)?|api[_\-]?key|access[_\-]?token|auth[_\-]?token)["']?\s*(?::=|=>|=|:)\s*["'\x60]([^"'\x60]*)["'\x60]`)
 	// credBare is a KEY=value line of a configuration file, where values
 	// need no quotes. In code an unquoted value is a variable, not a secret.
 	credBare = regexp.MustCompile(`(?i)^\s*(?:export\s+)?[\w.\-]*(?:password|passwd|secret(?:[_\-]?key)?|api[_\-]?key|access[_\-]?token|auth[_\-]?token)\s*[:=]\s*([^\s"'#]+)\s*$`)
 )
 
+// credAssign is credQuoted anchored at its keyword; the identifier ahead
+// of the keyword only widened the match, never decided it.
+var credAssign = newAnchored([]string{"password", "passwd", "secret", "api", "access", "auth"}, true,
+	`^(?i:password|passwd|secret(?:[_\-]?key)?|api[_\-]?key|access[_\-]?token|auth[_\-]?token)["']?\s*(?::=|=>|=|:)\s*["'\x60]([^"'\x60]*)["'\x60]`, nil)
+
 func findHardcodedCredential(line string, lg lang) (int, int, bool) {
-	for _, m := range credQuoted.FindAllStringSubmatchIndex(line, -1) {
-		if credentialValue(line[m[2]:m[3]]) {
-			return m[2], m[3], true
-		}
+	if m := credAssign.find(line, func(m []int) bool { return credentialValue(line[m[2]:m[3]]) }); m != nil {
+		return m[2], m[3], true
 	}
 	if lg&langCode == 0 {
 		if m := credBare.FindStringSubmatchIndex(line); m != nil && credentialValue(line[m[2]:m[3]]) {

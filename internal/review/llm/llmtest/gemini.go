@@ -1,6 +1,7 @@
 package llmtest
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"sort"
@@ -104,8 +105,18 @@ func checkGemini(r *http.Request, body map[string]any) *failure {
 		"mediaResolution", "speechConfig"); len(extra) > 0 {
 		return unknownGemini("generation_config", extra[0])
 	}
-	if v, ok := gc["maxOutputTokens"]; ok && !positiveInt(v) {
-		return badGemini("* GenerateContentRequest.generation_config.max_output_tokens: must be positive\n")
+	if v, ok := gc["maxOutputTokens"]; ok {
+		if !positiveInt(v) {
+			return badGemini("* GenerateContentRequest.generation_config.max_output_tokens: must be positive\n")
+		}
+		if n, _ := v.(json.Number).Int64(); n > geminiOutputLimit(model) {
+			return badGemini(fmt.Sprintf("Unable to submit request because it has a maxOutputTokens value of %d but the supported range is from 1 (inclusive) to %d (exclusive). Update the value and try again.", n, geminiOutputLimit(model)+1))
+		}
+	}
+	if tc, ok := gc["thinkingConfig"]; ok {
+		if f := checkGeminiThinking(model, tc); f != nil {
+			return f
+		}
 	}
 	schema, hasSchema := gc["responseSchema"].(map[string]any)
 	if hasSchema {
@@ -118,6 +129,50 @@ func checkGemini(r *http.Request, body map[string]any) *failure {
 	}
 	if !hasSchema {
 		return badGemini("fake: generationConfig.responseSchema is required")
+	}
+	return nil
+}
+
+// geminiOutputLimit is a model's output token limit: 8192 before the 2.5
+// models, 65536 from them on.
+func geminiOutputLimit(model string) int64 {
+	if strings.HasPrefix(model, "gemini-1.") || strings.HasPrefix(model, "gemini-2.0") {
+		return 8192
+	}
+	return 65536
+}
+
+// checkGeminiThinking checks generationConfig.thinkingConfig: the 2.5
+// models take a thinkingBudget within their range (-1 for dynamic, 0 to
+// turn thinking off where allowed), later models a thinkingLevel, and
+// never both.
+func checkGeminiThinking(model string, v any) *failure {
+	tc, ok := v.(map[string]any)
+	if !ok {
+		return badGemini("Invalid JSON payload received. 'generation_config.thinking_config' must be an object.")
+	}
+	if extra := unknownKeys(tc, "includeThoughts", "thinkingBudget", "thinkingLevel"); len(extra) > 0 {
+		return unknownGemini("generation_config.thinking_config", extra[0])
+	}
+	budget, hasBudget := tc["thinkingBudget"]
+	_, hasLevel := tc["thinkingLevel"]
+	if hasBudget && hasLevel {
+		return badGemini("thinking_budget and thinking_level are not supported together.")
+	}
+	if !hasBudget || !strings.HasPrefix(model, "gemini-2.5") {
+		return nil
+	}
+	num, _ := budget.(json.Number)
+	n, err := num.Int64()
+	lo, hi := int64(0), int64(24576)
+	switch {
+	case strings.HasPrefix(model, "gemini-2.5-pro"):
+		lo, hi = 128, 32768
+	case strings.HasPrefix(model, "gemini-2.5-flash-lite"):
+		lo = 512
+	}
+	if err != nil || n != -1 && !(n == 0 && lo == 0 || n >= max(lo, 1) && n <= hi) {
+		return badGemini(fmt.Sprintf("The thinking budget %s is invalid. Please choose a value between %d and %d.", num, lo, hi))
 	}
 	return nil
 }

@@ -132,6 +132,29 @@ func TestFakesCheckRequests(t *testing.T) {
 		{Gemini, "schema without mime type", func(_ *string, _ map[string]string, b map[string]any) {
 			delete(b["generationConfig"].(map[string]any), "responseMimeType")
 		}, 400, "response_mime_type"},
+		{Gemini, "output cap above the model's limit", func(_ *string, _ map[string]string, b map[string]any) {
+			b["generationConfig"].(map[string]any)["maxOutputTokens"] = 65537
+		}, 400, "supported range is from 1 (inclusive) to 65537 (exclusive)"},
+		{Gemini, "output cap at the model's limit", func(_ *string, _ map[string]string, b map[string]any) {
+			b["generationConfig"].(map[string]any)["maxOutputTokens"] = 65536
+		}, 200, `"finishReason":"STOP"`},
+		{Gemini, "output cap above an older model's limit", func(p *string, _ map[string]string, b map[string]any) {
+			*p = "/v1beta/models/gemini-2.0-flash:generateContent"
+			b["generationConfig"].(map[string]any)["maxOutputTokens"] = 16384
+		}, 400, "to 8193 (exclusive)"},
+		{Gemini, "thinking budget in range", func(_ *string, _ map[string]string, b map[string]any) {
+			b["generationConfig"].(map[string]any)["thinkingConfig"] = map[string]any{"thinkingBudget": 0}
+		}, 200, `"finishReason":"STOP"`},
+		{Gemini, "thinking off on pro", func(p *string, _ map[string]string, b map[string]any) {
+			*p = "/v1beta/models/gemini-2.5-pro:generateContent"
+			b["generationConfig"].(map[string]any)["thinkingConfig"] = map[string]any{"thinkingBudget": 0}
+		}, 400, "between 128 and 32768"},
+		{Gemini, "thinking budget and level", func(_ *string, _ map[string]string, b map[string]any) {
+			b["generationConfig"].(map[string]any)["thinkingConfig"] = map[string]any{"thinkingBudget": 1024, "thinkingLevel": "low"}
+		}, 400, "not supported together"},
+		{Gemini, "unknown thinking field", func(_ *string, _ map[string]string, b map[string]any) {
+			b["generationConfig"].(map[string]any)["thinkingConfig"] = map[string]any{"budget": 1024}
+		}, 400, `Unknown name \"budget\"`},
 		{Gemini, "empty contents", func(_ *string, _ map[string]string, b map[string]any) { b["contents"] = []any{} }, 400, "contents is not specified"},
 	}
 	for _, tc := range cases {

@@ -1,0 +1,2 @@
+export DIFFGATE_API_KEY=dg_live_baAarG38Ra3x_osj3pxsb6qVVTkmFX8PBK748SAAa1Pty2Udjah
+curl -H "Authorization: Bearer dg_test_LauWYMhHDQ20_q4X2VtRLkjs87KI4JqVXBFkXBwu5uZDt2yHIN8" https://diffgate.example.com/v1/me
