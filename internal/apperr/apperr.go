@@ -23,6 +23,7 @@ const (
 	PaymentRequired
 	TooLarge
 	Unavailable
+	UnsupportedMedia
 )
 
 func (k Kind) String() string {
@@ -45,6 +46,8 @@ func (k Kind) String() string {
 		return "too_large"
 	case Unavailable:
 		return "unavailable"
+	case UnsupportedMedia:
+		return "unsupported_media_type"
 	}
 	return "internal"
 }

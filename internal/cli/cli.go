@@ -40,6 +40,14 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "review":
 		return runReview(ctx, rest, env)
+	case "serve":
+		return runServe(ctx, rest, env)
+	case "setup":
+		return runSetup(ctx, rest, env)
+	case "keys":
+		return runKeys(ctx, rest, env)
+	case "migrate":
+		return runMigrate(ctx, rest, env)
 	case "rules":
 		return runRules(rest, env)
 	case "version", "--version":
@@ -58,6 +66,10 @@ const usage = `diffgate reviews code diffs and reports findings.
 
 Usage:
   diffgate review [flags] [FILE | -]   review the working tree, staged changes, a base ref, a diff file or stdin
+  diffgate serve [flags]               run the API server (SQLite in ./diffgate-data by default)
+  diffgate setup --token T --email E   create the owner account with the server's setup token
+  diffgate keys create|list|revoke     manage API keys on a server
+  diffgate migrate                     apply database migrations
   diffgate rules                       list the builtin reviewer's rules
   diffgate version                     print the version
 

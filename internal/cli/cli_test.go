@@ -301,7 +301,17 @@ func TestReadmeDocumentsEveryFlag(t *testing.T) {
 	ef := newEnvFlags("review", func(string) string { return "" }, &bytes.Buffer{})
 	var rf reviewFlags
 	rf.register(ef)
+	var sf serveFlags
+	sef := newEnvFlags("serve", func(string) string { return "" }, &bytes.Buffer{})
+	sf.register(sef)
+	all := map[string]string{}
+	for name, env := range sef.envOf {
+		all[name] = env
+	}
 	for name, env := range ef.envOf {
+		all[name] = env
+	}
+	for name, env := range all {
 		if !bytes.Contains(readme, []byte("`--"+name)) {
 			t.Errorf("README does not document --%s", name)
 		}
@@ -309,10 +319,12 @@ func TestReadmeDocumentsEveryFlag(t *testing.T) {
 			t.Errorf("README does not document %s", env)
 		}
 	}
-	r := run(t, "", nil, "review", "-h")
-	for name := range ef.envOf {
-		if !strings.Contains(r.stdout, "--"+name) {
-			t.Errorf("review -h does not show --%s", name)
+	for cmd, flags := range map[string]map[string]string{"review": ef.envOf, "serve": sef.envOf} {
+		r := run(t, "", nil, cmd, "-h")
+		for name := range flags {
+			if !strings.Contains(r.stdout, "--"+name) {
+				t.Errorf("%s -h does not show --%s", cmd, name)
+			}
 		}
 	}
 }

@@ -17,12 +17,12 @@ import (
 // The flags make the output independent of the user's git configuration
 // (colour, external diff drivers, prefixes) so the parser always sees the
 // standard format.
-func gitDiff(ctx context.Context, repo string, extra []string, limit int64) (*diff.Diff, error) {
+func gitDiff(ctx context.Context, repo string, extra []string, limit int64) ([]byte, *diff.Diff, error) {
 	if _, err := exec.LookPath("git"); err != nil {
-		return nil, errors.New("git is not installed; give a diff FILE or - for stdin")
+		return nil, nil, errors.New("git is not installed; give a diff FILE or - for stdin")
 	}
 	if git(ctx, repo, "rev-parse", "--git-dir").Run() != nil {
-		return nil, errors.New("not a git repository; run inside one, use --repo, or give a diff FILE or - for stdin")
+		return nil, nil, errors.New("not a git repository; run inside one, use --repo, or give a diff FILE or - for stdin")
 	}
 	worktree := extra == nil
 	if worktree {
@@ -43,12 +43,13 @@ func gitDiff(ctx context.Context, repo string, extra []string, limit int64) (*di
 	cmd.Stderr = &limitedWriter{w: &stderr, n: 4096}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, fmt.Errorf("git diff: %w", err)
+		return nil, nil, fmt.Errorf("git diff: %w", err)
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("git diff: %w", err)
+		return nil, nil, fmt.Errorf("git diff: %w", err)
 	}
-	d, perr := diff.Read(out, limit)
+	var raw bytes.Buffer
+	d, perr := diff.Read(io.TeeReader(out, &raw), limit)
 	if perr != nil {
 		cancel()
 		_, _ = io.Copy(io.Discard, out)
@@ -59,9 +60,9 @@ func gitDiff(ctx context.Context, repo string, extra []string, limit int64) (*di
 		// error worth reporting.
 		var tl *diff.TooLargeError
 		if errors.As(perr, &tl) {
-			return nil, perr
+			return nil, nil, perr
 		}
-		return nil, fmt.Errorf("git diff output: %w", perr)
+		return nil, nil, fmt.Errorf("git diff output: %w", perr)
 	}
 	if werr != nil {
 		msg := strings.TrimSpace(stderr.String())
@@ -71,18 +72,18 @@ func gitDiff(ctx context.Context, repo string, extra []string, limit int64) (*di
 		if msg == "" {
 			msg = werr.Error()
 		}
-		return nil, fmt.Errorf("git diff failed: %s", strings.TrimPrefix(msg, "fatal: "))
+		return nil, nil, fmt.Errorf("git diff failed: %s", strings.TrimPrefix(msg, "fatal: "))
 	}
 	if worktree {
 		untracked, err := untrackedFiles(ctx, repo)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		for _, p := range untracked {
 			d.Omitted = append(d.Omitted, diff.Omitted{Path: p, Reason: "untracked: not in git diff (git add -N it to review it)"})
 		}
 	}
-	return d, nil
+	return raw.Bytes(), d, nil
 }
 
 // untrackedFiles lists the files git does not track and does not ignore;

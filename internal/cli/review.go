@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/diffgate/diffgate/internal/client"
 	"github.com/diffgate/diffgate/internal/diff"
 	"github.com/diffgate/diffgate/internal/report"
 	"github.com/diffgate/diffgate/internal/review"
@@ -37,6 +38,7 @@ type reviewFlags struct {
 	color       string
 	quiet       bool
 	inputBudget string
+	server      string
 
 	anthropicModel, anthropicURL string
 	openaiModel, openaiURL       string
@@ -45,7 +47,8 @@ type reviewFlags struct {
 }
 
 func (rf *reviewFlags) register(ef *envFlags) {
-	ef.str(&rf.reviewers, "reviewer", "DIFFGATE_REVIEWERS", "builtin", "comma-separated `list` of reviewers: "+strings.Join(reviewerNames, ", "))
+	rf.registerProviders(ef)
+	ef.str(&rf.server, "server", "DIFFGATE_SERVER", "", "review through the diffgate server at `URL` (key from DIFFGATE_API_KEY) instead of locally")
 	ef.boolean(&rf.staged, "staged", "DIFFGATE_STAGED", false, "review staged changes (git diff --cached) instead of the working tree")
 	ef.str(&rf.base, "base", "DIFFGATE_BASE", "", "review the changes since the merge base with `REF` (e.g. origin/main), working tree included")
 	ef.str(&rf.repo, "repo", "DIFFGATE_REPO", "", "git repository `DIR` to review (default: the current directory)")
@@ -56,17 +59,22 @@ func (rf *reviewFlags) register(ef *envFlags) {
 	ef.str(&rf.concurrency, "concurrency", "DIFFGATE_CONCURRENCY", strconv.Itoa(review.DefaultConcurrency), "chunks of a large diff sent to one LLM reviewer at once (`N`)")
 	ef.str(&rf.color, "color", "DIFFGATE_COLOR", "auto", "colour text output: `auto` (on a terminal, unless NO_COLOR is set), always, never")
 	ef.boolean(&rf.quiet, "quiet", "DIFFGATE_QUIET", false, "no progress lines on stderr")
-	ef.str(&rf.inputBudget, "max-input-tokens", "DIFFGATE_MAX_INPUT_TOKENS", "0", "input budget of each LLM reviewer in `tokens`; larger diffs are split into chunks (0: the provider's default, 100000, or 6000 for openai-compatible)")
+}
+
+// registerProviders registers --reviewer and each provider's model and URL;
+// serve shares them.
+func (rf *reviewFlags) registerProviders(ef *envFlags) {
+	ef.str(&rf.reviewers, "reviewer", "DIFFGATE_REVIEWERS", "builtin", "comma-separated `list` of reviewers: "+strings.Join(reviewerNames, ", "))
+	ef.str(&rf.inputBudget, "max-input-tokens", "DIFFGATE_MAX_INPUT_TOKENS", "0", "input budget of each LLM reviewer in `tokens`; larger diffs are split into chunks (0: the provider's default, 100000, or 3000 for openai-compatible)")
 	for _, p := range []struct {
-		name         string
-		model, url   *string
-		envPrefix    string
-		defURL, defM string
+		name       string
+		model, url *string
+		envPrefix  string
 	}{
-		{"anthropic", &rf.anthropicModel, &rf.anthropicURL, "DIFFGATE_ANTHROPIC", "", ""},
-		{"openai", &rf.openaiModel, &rf.openaiURL, "DIFFGATE_OPENAI", "", ""},
-		{"gemini", &rf.geminiModel, &rf.geminiURL, "DIFFGATE_GEMINI", "", ""},
-		{"openai-compatible", &rf.compatModel, &rf.compatURL, "DIFFGATE_OPENAI_COMPATIBLE", "", ""},
+		{"anthropic", &rf.anthropicModel, &rf.anthropicURL, "DIFFGATE_ANTHROPIC"},
+		{"openai", &rf.openaiModel, &rf.openaiURL, "DIFFGATE_OPENAI"},
+		{"gemini", &rf.geminiModel, &rf.geminiURL, "DIFFGATE_GEMINI"},
+		{"openai-compatible", &rf.compatModel, &rf.compatURL, "DIFFGATE_OPENAI_COMPATIBLE"},
 	} {
 		baseURL, model, _ := llm.Defaults(p.name)
 		ef.str(p.model, p.name+"-model", p.envPrefix+"_MODEL", model, p.name+" `model`")
@@ -120,7 +128,7 @@ func runReview(ctx context.Context, args []string, env *Env) int {
 
 	ctx, cancel := context.WithTimeout(ctx, plan.timeout)
 	defer cancel()
-	d, err := plan.read(ctx, env)
+	raw, d, err := plan.read(ctx, env)
 	if err != nil {
 		return fail(env.Stderr, err, ExitUsage)
 	}
@@ -128,9 +136,16 @@ func runReview(ctx context.Context, args []string, env *Env) int {
 		fmt.Fprintln(env.Stderr, "diffgate: no changes to review")
 	}
 
-	prog := newProgress(env.Stderr, plan.reviewers, rf.quiet)
-	res := review.Run(ctx, d, plan.reviewers, review.Options{Concurrency: plan.concurrency, Progress: prog.update})
-	prog.done()
+	var res *review.Result
+	if plan.server != nil {
+		if res, err = reviewRemote(ctx, plan, raw, d, env, rf.quiet); err != nil {
+			return fail(env.Stderr, err, ExitReviewer)
+		}
+	} else {
+		prog := newProgress(env.Stderr, plan.reviewers, rf.quiet)
+		res = review.Run(ctx, d, plan.reviewers, review.Options{Concurrency: plan.concurrency, Progress: prog.update})
+		prog.done()
+	}
 
 	if err := report.Write(env.Stdout, rf.format, res, plan.reportOptions); err != nil {
 		return fail(env.Stderr, fmt.Errorf("write output: %w", err), ExitUsage)
@@ -157,16 +172,19 @@ func exitCode(res *review.Result, failOn review.Severity) int {
 
 // reviewPlan is a validated review invocation.
 type reviewPlan struct {
-	reviewers     []review.Reviewer
-	failOn        review.Severity // -1: never fail on findings
-	maxSize       int64
-	timeout       time.Duration
-	concurrency   int
-	source        string // "worktree", "staged", "base", "file", "stdin"
-	file          string
-	base          string
-	repo          string
-	reportOptions report.Options
+	reviewers []review.Reviewer
+	// server, when set, reviews remotely with remoteReviewers.
+	server          *client.Client
+	remoteReviewers []string
+	failOn          review.Severity // -1: never fail on findings
+	maxSize         int64
+	timeout         time.Duration
+	concurrency     int
+	source          string // "worktree", "staged", "base", "file", "stdin"
+	file            string
+	base            string
+	repo            string
+	reportOptions   report.Options
 }
 
 func (rf *reviewFlags) plan(pos []string, env *Env) (*reviewPlan, error) {
@@ -191,11 +209,6 @@ func (rf *reviewFlags) plan(pos []string, env *Env) (*reviewPlan, error) {
 	if p.concurrency, err = strconv.Atoi(rf.concurrency); err != nil || p.concurrency < 1 || p.concurrency > 64 {
 		return nil, usagef("--concurrency %q: want a whole number from 1 to 64", rf.concurrency)
 	}
-	budget, err := strconv.Atoi(rf.inputBudget)
-	if err != nil || budget < 0 {
-		return nil, usagef("--max-input-tokens %q: want a whole number of tokens, or 0 for the provider's default", rf.inputBudget)
-	}
-
 	switch {
 	case len(pos) > 1:
 		return nil, usagef("review takes at most one FILE, got %d", len(pos))
@@ -218,7 +231,16 @@ func (rf *reviewFlags) plan(pos []string, env *Env) (*reviewPlan, error) {
 		p.source = "worktree"
 	}
 
-	if p.reviewers, err = rf.buildReviewers(env.Getenv, budget); err != nil {
+	if rf.server != "" {
+		key := env.Getenv("DIFFGATE_API_KEY")
+		if key == "" {
+			return nil, usagef("--server needs an API key in DIFFGATE_API_KEY")
+		}
+		if p.server, err = client.New(rf.server, key, nil); err != nil {
+			return nil, usagef("--server: %v", err)
+		}
+		p.remoteReviewers = splitList(rf.reviewers)
+	} else if p.reviewers, err = rf.buildReviewers(env.Getenv); err != nil {
 		return nil, err
 	}
 	p.reportOptions = report.Options{ToolVersion: Version, Color: wantColor(rf.color, env)}
@@ -233,7 +255,11 @@ func (rf *reviewFlags) plan(pos []string, env *Env) (*reviewPlan, error) {
 	return p, nil
 }
 
-func (rf *reviewFlags) buildReviewers(getenv func(string) string, inputBudget int) ([]review.Reviewer, error) {
+func (rf *reviewFlags) buildReviewers(getenv func(string) string) ([]review.Reviewer, error) {
+	inputBudget, err := strconv.Atoi(rf.inputBudget)
+	if err != nil || inputBudget < 0 {
+		return nil, usagef("--max-input-tokens %q: want a whole number of tokens, or 0 for the provider's default", rf.inputBudget)
+	}
 	var out []review.Reviewer
 	seen := map[string]bool{}
 	for _, name := range strings.Split(rf.reviewers, ",") {
@@ -275,33 +301,47 @@ func (rf *reviewFlags) buildReviewers(getenv func(string) string, inputBudget in
 }
 
 // read gets the diff the plan names, refusing it whole when it is over the
-// size limit (R1).
-func (p *reviewPlan) read(ctx context.Context, env *Env) (*diff.Diff, error) {
+// size limit (R1). It returns the raw bytes too, for a server to review.
+func (p *reviewPlan) read(ctx context.Context, env *Env) ([]byte, *diff.Diff, error) {
 	var (
+		raw []byte
 		d   *diff.Diff
 		err error
 	)
 	switch p.source {
 	case "stdin":
-		d, err = diff.Read(env.Stdin, p.maxSize)
+		raw, d, err = readDiff(env.Stdin, p.maxSize)
 	case "file":
 		f, ferr := os.Open(p.file)
 		if ferr != nil {
-			return nil, fmt.Errorf("open diff: %w", ferr)
+			return nil, nil, fmt.Errorf("open diff: %w", ferr)
 		}
 		defer f.Close()
-		d, err = diff.Read(f, p.maxSize)
+		raw, d, err = readDiff(f, p.maxSize)
 	default:
-		d, err = gitDiff(ctx, p.repo, p.gitArgs(), p.maxSize)
+		raw, d, err = gitDiff(ctx, p.repo, p.gitArgs(), p.maxSize)
 	}
 	var tl *diff.TooLargeError
 	if errors.As(err, &tl) {
-		return nil, fmt.Errorf("the diff is larger than %s; review a smaller change or raise --max-diff-size", formatSize(tl.Limit))
+		return nil, nil, fmt.Errorf("the diff is larger than %s; review a smaller change or raise --max-diff-size", formatSize(tl.Limit))
 	}
 	if err != nil && p.file != "" {
-		return nil, fmt.Errorf("%s: %w", p.file, err)
+		return nil, nil, fmt.Errorf("%s: %w", p.file, err)
 	}
-	return d, err
+	return raw, d, err
+}
+
+// readDiff reads at most limit bytes and parses them.
+func readDiff(r io.Reader, limit int64) ([]byte, *diff.Diff, error) {
+	raw, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err != nil {
+		return nil, nil, fmt.Errorf("read diff: %w", err)
+	}
+	if int64(len(raw)) > limit {
+		return nil, nil, &diff.TooLargeError{Size: int64(len(raw)), Limit: limit}
+	}
+	d, err := diff.Parse(raw)
+	return raw, d, err
 }
 
 func (p *reviewPlan) gitArgs() []string {
@@ -424,4 +464,34 @@ func (p *progress) done() {
 		fmt.Fprint(p.w, "\r\x1b[K")
 	}
 	p.active = false
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// reviewRemote sends the diff to a diffgate server and turns its answer
+// back into a Result, so every output format and exit code works the same
+// as a local review.
+func reviewRemote(ctx context.Context, p *reviewPlan, raw []byte, d *diff.Diff, env *Env, quiet bool) (*review.Result, error) {
+	if !quiet {
+		fmt.Fprintf(env.Stderr, "diffgate: reviewing through the server…\n")
+	}
+	doc, err := p.server.Review(ctx, raw, p.remoteReviewers)
+	if err != nil {
+		return nil, fmt.Errorf("review through the server: %w", err)
+	}
+	res := &review.Result{Findings: doc.Findings, Reviewers: doc.Reviewers, Skipped: doc.Skipped, Files: doc.Summary.Files}
+	for _, o := range d.Omitted {
+		if !slices.ContainsFunc(res.Skipped, func(s review.Skipped) bool { return s.File == o.Path }) {
+			res.Skipped = append(res.Skipped, review.Skipped{File: o.Path, Reason: o.Reason})
+		}
+	}
+	return res, nil
 }

@@ -1,0 +1,392 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/diffgate/diffgate/internal/account"
+	"github.com/diffgate/diffgate/internal/apikey"
+	"github.com/diffgate/diffgate/internal/cache"
+	"github.com/diffgate/diffgate/internal/ratelimit"
+	"github.com/diffgate/diffgate/internal/redact"
+	"github.com/diffgate/diffgate/internal/review"
+	"github.com/diffgate/diffgate/internal/server"
+	"github.com/diffgate/diffgate/internal/store"
+)
+
+type serveFlags struct {
+	addr           string
+	dataDir        string
+	databaseURL    string
+	adminEmail     string
+	trustedProxies string
+	allowSignup    bool
+	reviewRate     string
+	cacheTTL       string
+	maxSize        string
+	reviewTimeout  string
+	bcryptCost     string
+	jwtKeys        string
+	keyPepper      string
+	logLevel       string
+	providers      reviewFlags // --reviewer and the provider flags, shared with review
+}
+
+func (sf *serveFlags) register(ef *envFlags) {
+	ef.str(&sf.addr, "addr", "DIFFGATE_ADDR", "127.0.0.1:8080", "listen on `host:port` (use 0.0.0.0:8080 to accept other machines)")
+	ef.str(&sf.dataDir, "data-dir", "DIFFGATE_DATA_DIR", "./diffgate-data", "`DIR` for the SQLite database and server secrets (created 0700)")
+	ef.str(&sf.databaseURL, "database-url", "DIFFGATE_DATABASE_URL", "", "PostgreSQL `URL` (postgres://…); empty uses SQLite in --data-dir")
+	ef.str(&sf.adminEmail, "admin-email", "DIFFGATE_ADMIN_EMAIL", "", "`email` of the owner account the setup token creates")
+	ef.str(&sf.trustedProxies, "trusted-proxies", "DIFFGATE_TRUSTED_PROXIES", "", "comma-separated `CIDRs` of proxies whose X-Forwarded-For is believed")
+	ef.boolean(&sf.allowSignup, "allow-signup", "DIFFGATE_ALLOW_SIGNUP", true, "let anyone create an account with POST /v1/auth/signup")
+	ef.str(&sf.reviewRate, "review-rate", "DIFFGATE_REVIEW_RATE", "10", "review requests per minute per user (`N`)")
+	ef.str(&sf.cacheTTL, "cache-ttl", "DIFFGATE_CACHE_TTL", "5m", "how long identical review requests are answered from memory (`duration`, at most 5m)")
+	ef.str(&sf.maxSize, "max-diff-size", "DIFFGATE_MAX_DIFF_SIZE", "2MiB", "refuse diffs larger than `SIZE` with 413")
+	ef.str(&sf.reviewTimeout, "review-timeout", "DIFFGATE_REVIEW_TIMEOUT", "3m", "time allowed for one review, provider retries included (`duration`)")
+	ef.str(&sf.bcryptCost, "bcrypt-cost", "DIFFGATE_BCRYPT_COST", "12", "bcrypt `cost` of password hashes (at least 12)")
+	ef.str(&sf.jwtKeys, "jwt-keys", "DIFFGATE_JWT_KEYS", "", "`FILE` of the token signing keyring (default: generated in --data-dir/secrets)")
+	ef.str(&sf.keyPepper, "key-pepper", "DIFFGATE_KEY_PEPPER", "", "`FILE` of the API-key hashing pepper (default: generated in --data-dir/secrets)")
+	ef.str(&sf.logLevel, "log-level", "DIFFGATE_LOG_LEVEL", "info", "`level` of the JSON logs on stderr: debug, info, warn, error")
+	sf.providers.registerProviders(ef)
+}
+
+func serveUsage(ef *envFlags) func() {
+	return func() {
+		w := ef.fs.Output()
+		fmt.Fprint(w, `Usage: diffgate serve [flags]
+
+Runs the diffgate API server. With no flags it keeps everything in
+./diffgate-data (SQLite) and listens on 127.0.0.1:8080. On a first start with
+no account it prints a one-time setup token that creates the owner account.
+
+Flags:
+`)
+		ef.printDefaults(w)
+	}
+}
+
+func runServe(ctx context.Context, args []string, env *Env) int {
+	var sf serveFlags
+	ef := newEnvFlags("serve", env.Getenv, io.Discard)
+	sf.register(ef)
+	ef.fs.Usage = serveUsage(ef)
+	pos, err := parseInterspersed(ef.fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		ef.fs.SetOutput(env.Stdout)
+		ef.fs.Usage()
+		return ExitOK
+	}
+	if err != nil {
+		return fail(env.Stderr, usagef("%v (see diffgate serve -h)", err), ExitUsage)
+	}
+	if len(ef.errs) > 0 {
+		return fail(env.Stderr, ef.errs[0], ExitUsage)
+	}
+	if len(pos) > 0 {
+		return fail(env.Stderr, usagef("serve takes no arguments"), ExitUsage)
+	}
+	if err := serve(ctx, &sf, env); err != nil {
+		code := ExitReviewer
+		var ue *usageError
+		if errors.As(err, &ue) {
+			code = ExitUsage
+		}
+		return fail(env.Stderr, err, code)
+	}
+	return ExitOK
+}
+
+func parseLevel(s string) (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(s))
+	return l, err
+}
+
+func serve(ctx context.Context, sf *serveFlags, env *Env) error {
+	level, err := parseLevel(sf.logLevel)
+	if err != nil {
+		return usagef("--log-level %q: want debug, info, warn or error", sf.logLevel)
+	}
+	log := slog.New(redact.NewHandler(slog.NewJSONHandler(env.Stderr, &slog.HandlerOptions{Level: level})))
+	cfg, err := sf.config()
+	if err != nil {
+		return err
+	}
+	rate, err := strconv.Atoi(sf.reviewRate)
+	if err != nil || rate < 1 || rate > 100000 {
+		return usagef("--review-rate %q: want a whole number of requests per minute", sf.reviewRate)
+	}
+	cost, err := strconv.Atoi(sf.bcryptCost)
+	if err != nil || cost < account.MinBcryptCost || cost > 31 {
+		return usagef("--bcrypt-cost %q: want %d to 31", sf.bcryptCost, account.MinBcryptCost)
+	}
+	reviewers, err := sf.providers.buildReviewers(env.Getenv)
+	if err != nil {
+		return err
+	}
+	byName := map[string]review.Reviewer{}
+	for _, r := range reviewers {
+		byName[r.Name()] = r
+	}
+
+	dsn := sf.databaseURL
+	if dsn == "" {
+		if err := os.MkdirAll(sf.dataDir, 0o700); err != nil {
+			return fmt.Errorf("data directory: %w", err)
+		}
+		dsn = filepath.Join(sf.dataDir, "diffgate.db")
+	}
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate database: %w", err)
+	}
+	keyring, pepper, err := loadSecrets(sf)
+	if err != nil {
+		return err
+	}
+	keyHasher, err := apikey.NewHasher(pepper)
+	if err != nil {
+		return fmt.Errorf("key pepper: %w", err)
+	}
+	passwords, err := account.NewHasher(cost, 0)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", sf.addr)
+	if err != nil {
+		return usagef("listen on %s: %v", sf.addr, err)
+	}
+	defer ln.Close()
+	base := "http://" + ln.Addr().String()
+	if err := announceSetup(ctx, db, base, env.Stderr); err != nil {
+		return err
+	}
+
+	now := time.Now
+	var stopping atomic.Bool
+	resultCache := cache.NewMemory(cfg.CacheTTL, 256<<20, now)
+	srv := server.New(server.Deps{
+		Config:    cfg,
+		Store:     db,
+		Log:       log,
+		Now:       now,
+		Passwords: passwords,
+		Tokens:    &account.Issuer{Keyring: keyring, TTL: cfg.AccessTTL, Now: now},
+		Guard:     account.NewGuard(account.GuardConfig{}, now),
+		KeyHasher: keyHasher,
+		Limiter:   ratelimit.NewMemory(rate, time.Minute, now),
+		Cache:     resultCache,
+		Reviewers: byName,
+		Ready: func(context.Context) error {
+			if stopping.Load() {
+				return errors.New("shutting down")
+			}
+			return nil
+		},
+	})
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      cfg.ReviewTimeout + 30*time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{}, 2)
+	go func() { srv.Run(bg); done <- struct{}{} }()
+	go func() { resultCache.Run(bg); done <- struct{}{} }()
+	defer func() {
+		stopBG()
+		<-done
+		<-done
+	}()
+
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	log.Info("diffgate listening", "addr", ln.Addr().String(), "database", db.Dialect(), "reviewers", strings.Join(keys(byName), ","))
+	fmt.Fprintf(env.Stderr, "diffgate: listening on %s\n", base)
+
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	// Graceful shutdown: stop being ready, stop accepting, let in-flight
+	// requests (reviews included) finish.
+	stopping.Store(true)
+	log.Info("shutting down; draining in-flight requests")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ReviewTimeout+10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil {
+		log.Error("shutdown", "error", err)
+	}
+	srv.Drain()
+	log.Info("stopped")
+	return nil
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func (sf *serveFlags) config() (server.Config, error) {
+	var cfg server.Config
+	var err error
+	if cfg.MaxDiffSize, err = parseSize(sf.maxSize); err != nil {
+		return cfg, usagef("--max-diff-size: %v", err)
+	}
+	if cfg.CacheTTL, err = time.ParseDuration(sf.cacheTTL); err != nil || cfg.CacheTTL <= 0 || cfg.CacheTTL > cache.MaxTTL {
+		return cfg, usagef("--cache-ttl %q: want a duration from 1s to 5m (D1)", sf.cacheTTL)
+	}
+	if cfg.ReviewTimeout, err = time.ParseDuration(sf.reviewTimeout); err != nil || cfg.ReviewTimeout <= 0 {
+		return cfg, usagef("--review-timeout %q: want a positive duration", sf.reviewTimeout)
+	}
+	if cfg.TrustedProxies, err = account.ParseTrustedProxies(sf.trustedProxies); err != nil {
+		return cfg, usagef("--trusted-proxies: %v", err)
+	}
+	if sf.adminEmail != "" {
+		if cfg.AdminEmail, err = account.NormalizeEmail(sf.adminEmail); err != nil {
+			return cfg, usagef("--admin-email: %v", err)
+		}
+	}
+	cfg.AllowSignup = sf.allowSignup
+	return cfg, nil
+}
+
+// loadSecrets reads the signing keyring and the key pepper, generating
+// them on first start in the data directory with mode 0600.
+func loadSecrets(sf *serveFlags) (*account.Keyring, []byte, error) {
+	dir := filepath.Join(sf.dataDir, "secrets")
+	keysFile, pepperFile := sf.jwtKeys, sf.keyPepper
+	if keysFile == "" || pepperFile == "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, nil, fmt.Errorf("secrets directory: %w", err)
+		}
+	}
+	if keysFile == "" {
+		keysFile = filepath.Join(dir, "jwt-keys.json")
+	}
+	if pepperFile == "" {
+		pepperFile = filepath.Join(dir, "key-pepper")
+	}
+	kb, err := readOrCreate(keysFile, func() ([]byte, error) {
+		k, err := account.GenerateKey()
+		if err != nil {
+			return nil, err
+		}
+		kr, err := account.NewKeyring(k)
+		if err != nil {
+			return nil, err
+		}
+		return account.MarshalKeyring(kr)
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing keys: %w", err)
+	}
+	kr, err := account.ParseKeyring(kb)
+	if err != nil {
+		return nil, nil, fmt.Errorf("signing keys %s: %w", keysFile, err)
+	}
+	pb, err := readOrCreate(pepperFile, func() ([]byte, error) {
+		var b [32]byte
+		if _, err := rand.Read(b[:]); err != nil {
+			return nil, err
+		}
+		return []byte(hex.EncodeToString(b[:]) + "\n"), nil
+	})
+	if err != nil {
+		return nil, nil, fmt.Errorf("key pepper: %w", err)
+	}
+	pepper, err := hex.DecodeString(strings.TrimSpace(string(pb)))
+	if err != nil || len(pepper) < 32 {
+		return nil, nil, fmt.Errorf("key pepper %s: want at least 32 bytes, hex-encoded", pepperFile)
+	}
+	return kr, pepper, nil
+}
+
+// readOrCreate reads path, or creates it with make's content and mode
+// 0600 when it does not exist (O_EXCL: two starting servers cannot both
+// write it). A secret file readable by others is refused.
+func readOrCreate(path string, make func() ([]byte, error)) ([]byte, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		fi, err := os.Stat(path)
+		if err != nil {
+			return nil, err
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			return nil, fmt.Errorf("%s is readable by other users (mode %v); chmod 600 it", path, fi.Mode().Perm())
+		}
+		return b, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	content, err := make()
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return os.ReadFile(path)
+		}
+		return nil, err
+	}
+	if _, err := f.Write(content); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return content, f.Close()
+}
+
+// announceSetup prints a fresh one-time setup token while the server has
+// no account: the only way to create the owner, never a default password.
+func announceSetup(ctx context.Context, db *store.DB, base string, w io.Writer) error {
+	n, err := db.CountUsers(ctx)
+	if err != nil {
+		return fmt.Errorf("count users: %w", err)
+	}
+	if n > 0 {
+		return nil
+	}
+	token, err := server.NewSetupToken()
+	if err != nil {
+		return err
+	}
+	if err := db.PutSetting(ctx, server.SetupTokenSetting, server.HashSetupToken(token)); err != nil {
+		return fmt.Errorf("store setup token: %w", err)
+	}
+	fmt.Fprintf(w, "diffgate: no account exists yet. Create the owner account once with:\n"+
+		"  diffgate setup --server %s --token %s --email you@example.com\n", base, token)
+	return nil
+}

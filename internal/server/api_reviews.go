@@ -1,0 +1,230 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/diffgate/diffgate/internal/apperr"
+	"github.com/diffgate/diffgate/internal/cache"
+	"github.com/diffgate/diffgate/internal/diff"
+	"github.com/diffgate/diffgate/internal/ratelimit"
+	"github.com/diffgate/diffgate/internal/report"
+	"github.com/diffgate/diffgate/internal/review"
+)
+
+// ReviewRequest is the JSON form of POST /v1/reviews. The raw form sends
+// the diff as the body (text/x-diff) and the reviewers as ?reviewers=a,b.
+type ReviewRequest struct {
+	Diff      string   `json:"diff"`
+	Reviewers []string `json:"reviewers,omitempty"`
+}
+
+// handleReview reviews a diff with the server's reviewers. Nothing of the
+// diff or of the findings is stored or logged (D2): the result lives only
+// in the short-TTL cache, keyed by a hash (D1).
+func (s *Server) handleReview(w http.ResponseWriter, r *http.Request) {
+	ctx := r.Context()
+	p := principalOf(ctx)
+	d, err := s.Limiter.Allow(ctx, "review:"+itoa(p.UserID))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	ratelimit.WriteHeaders(w.Header(), d)
+	if !d.Allowed {
+		s.writeError(w, r, apperr.New(apperr.RateLimited, "review rate limit reached; see Retry-After"))
+		return
+	}
+
+	text, names, err := s.readReview(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	reviewers, err := s.pickReviewers(p, names)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	entry := entryOf(ctx)
+	entry.set(func(e *logEntry) { e.reviewers, e.diffBytes = names, int64(len(text)) })
+
+	key := cache.Key([]byte(itoa(p.UserID)), []byte(strings.Join(names, ",")), text)
+	if b, ok, err := s.Cache.Get(ctx, key); err == nil && ok {
+		var doc report.Document
+		if json.Unmarshal(b, &doc) == nil {
+			entry.set(func(e *logEntry) { e.cached, e.findings, e.models = true, len(doc.Findings), modelsOf(doc.Reviewers) })
+			w.Header().Set("X-Diffgate-Cache", "hit")
+			writeRawJSON(w, http.StatusOK, b)
+			return
+		}
+	}
+
+	parsed, err := diff.Parse(text)
+	if err != nil {
+		var pe *diff.ParseError
+		if errors.As(err, &pe) {
+			s.writeError(w, r, apperr.New(apperr.Invalid, pe.Error()))
+			return
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	s.wg.Add(1)
+	defer s.wg.Done()
+	rctx, cancel := context.WithTimeout(ctx, s.Config.ReviewTimeout)
+	defer cancel()
+	res := review.Run(rctx, parsed, reviewers, review.Options{Now: s.Now})
+	doc := report.NewDocument(res)
+	b, err := json.Marshal(doc)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	entry.set(func(e *logEntry) { e.findings, e.models = len(doc.Findings), modelsOf(doc.Reviewers) })
+	if !res.Failed() {
+		if err := s.Cache.Set(ctx, key, b, s.Config.CacheTTL); err != nil {
+			s.log.WarnContext(ctx, "cache review result", "request_id", requestID(ctx), "error", err)
+		}
+	}
+	w.Header().Set("X-Diffgate-Cache", "miss")
+	writeRawJSON(w, http.StatusOK, b)
+}
+
+// readReview reads the diff and the reviewer names from either body form.
+func (s *Server) readReview(w http.ResponseWriter, r *http.Request) ([]byte, []string, error) {
+	limit := s.Config.MaxDiffSize
+	switch mt := mediaType(r); mt {
+	case "application/json":
+		// JSON escaping can double a diff's size; the diff itself is
+		// checked against the limit once decoded.
+		b, err := readBody(w, r, 2*limit+maxJSONBody)
+		if err != nil {
+			return nil, nil, err
+		}
+		var req ReviewRequest
+		if err := unmarshalStrict(b, &req); err != nil {
+			return nil, nil, err
+		}
+		if int64(len(req.Diff)) > limit {
+			return nil, nil, apperr.Newf(apperr.TooLarge, "the diff is larger than the limit of %d bytes", limit)
+		}
+		names, err := reviewerNames(req.Reviewers)
+		return []byte(req.Diff), names, err
+	case "text/x-diff", "text/x-patch", "text/plain":
+		b, err := readBody(w, r, limit)
+		if err != nil {
+			if apperr.KindOf(err) == apperr.TooLarge {
+				err = apperr.Newf(apperr.TooLarge, "the diff is larger than the limit of %d bytes", limit)
+			}
+			return nil, nil, err
+		}
+		var list []string
+		if q := r.URL.Query().Get("reviewers"); q != "" {
+			list = strings.Split(q, ",")
+		}
+		names, err := reviewerNames(list)
+		return b, names, err
+	default:
+		return nil, nil, apperr.New(apperr.UnsupportedMedia, "send the diff as application/json or text/x-diff")
+	}
+}
+
+// reviewerNames cleans the requested names: trimmed, de-duplicated,
+// sorted (so equal requests share a cache entry), builtin by default.
+func reviewerNames(in []string) ([]string, error) {
+	var out []string
+	for _, n := range in {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		if len(n) > 64 || len(out) >= 16 {
+			return nil, apperr.New(apperr.Invalid, "too many or too long reviewer names")
+		}
+		out = append(out, n)
+	}
+	if len(out) == 0 {
+		out = []string{"builtin"}
+	}
+	slices.Sort(out)
+	return slices.Compact(out), nil
+}
+
+func (s *Server) pickReviewers(p *Principal, names []string) ([]review.Reviewer, error) {
+	var out []review.Reviewer
+	for _, n := range names {
+		rv, ok := s.Reviewers[n]
+		if !ok {
+			return nil, apperr.Newf(apperr.Invalid, "reviewer %q is not offered by this server (offered: %s)", n, strings.Join(s.reviewerList(), ", "))
+		}
+		if p.Sandbox && n != "builtin" {
+			return nil, apperr.New(apperr.Forbidden, "sandbox keys run only the builtin reviewer")
+		}
+		out = append(out, rv)
+	}
+	return out, nil
+}
+
+func (s *Server) reviewerList() []string {
+	names := make([]string, 0, len(s.Reviewers))
+	for n := range s.Reviewers {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func modelsOf(rs []review.ReviewerResult) []string {
+	var out []string
+	for _, r := range rs {
+		if r.Model != "" {
+			out = append(out, r.Name+":"+r.Model)
+		}
+	}
+	return out
+}
+
+// handleRequestLog lists the caller's request log: metadata only.
+func (s *Server) handleRequestLog(w http.ResponseWriter, r *http.Request) {
+	limit := 100
+	if q := r.URL.Query().Get("limit"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 1 || n > 1000 {
+			s.writeError(w, r, apperr.New(apperr.Invalid, "limit must be a whole number from 1 to 1000"))
+			return
+		}
+		limit = n
+	}
+	rows, err := s.Store.ListRequestLogs(r.Context(), principalOf(r.Context()).UserID, limit)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	type row struct {
+		At        string   `json:"at"`
+		RequestID string   `json:"request_id"`
+		KeyID     string   `json:"key_id,omitempty"`
+		Method    string   `json:"method"`
+		Route     string   `json:"route"`
+		Reviewers []string `json:"reviewers,omitempty"`
+		Models    []string `json:"models,omitempty"`
+		Status    int      `json:"status"`
+		LatencyMS int64    `json:"latency_ms"`
+		DiffBytes int64    `json:"diff_bytes"`
+		Findings  int      `json:"findings"`
+		Cached    bool     `json:"cached"`
+	}
+	out := make([]row, 0, len(rows))
+	for _, l := range rows {
+		out = append(out, row{At: l.At.UTC().Format("2006-01-02T15:04:05.000Z07:00"), RequestID: l.RequestID, KeyID: l.KeyID,
+			Method: l.Method, Route: l.Route, Reviewers: l.Reviewers, Models: l.Models, Status: l.Status,
+			LatencyMS: l.LatencyMS, DiffBytes: l.DiffBytes, Findings: l.Findings, Cached: l.Cached})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"requests": out})
+}

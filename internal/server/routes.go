@@ -1,0 +1,85 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/diffgate/diffgate/internal/apikey"
+)
+
+// route is one endpoint. The table below is the whole API surface; the
+// OpenAPI test checks the document against it.
+type route struct {
+	pattern string // "METHOD /path"
+	handler http.Handler
+}
+
+func (s *Server) routeTable() []route {
+	h := func(f http.HandlerFunc) http.Handler { return f }
+	return []route{
+		{"GET /healthz", h(s.handleHealthz)},
+		{"GET /readyz", h(s.handleReadyz)},
+		{"GET /v1/openapi.json", h(s.handleOpenAPI)},
+
+		{"POST /v1/setup", h(s.handleSetup)},
+		{"POST /v1/auth/signup", h(s.handleSignup)},
+		{"POST /v1/auth/login", h(s.handleLogin)},
+		{"POST /v1/auth/refresh", h(s.handleRefresh)},
+		{"POST /v1/auth/logout", h(s.handleLogout)},
+		{"POST /v1/auth/password", s.authed("", true, s.handlePassword)},
+		{"GET /v1/me", s.authed("", false, s.handleMe)},
+
+		{"POST /v1/keys", s.authed(apikey.ScopeKeysManage, false, s.handleCreateKey)},
+		{"GET /v1/keys", s.authed(apikey.ScopeKeysManage, false, s.handleListKeys)},
+		{"DELETE /v1/keys/{id}", s.authed(apikey.ScopeKeysManage, false, s.handleRevokeKey)},
+
+		{"POST /v1/reviews", s.authed(apikey.ScopeReviewsWrite, false, s.handleReview)},
+		{"GET /v1/requests", s.authed(apikey.ScopeUsageRead, false, s.handleRequestLog)},
+	}
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	for _, rt := range s.routeTable() {
+		mux.Handle(rt.pattern, rt.handler)
+	}
+	// Unknown paths get a problem document too, not the mux's plain text.
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, Problem{Type: ProblemBase + "not_found", Title: "Not Found", Status: http.StatusNotFound,
+			Detail: "no such endpoint; see /v1/openapi.json", Instance: r.URL.Path, RequestID: requestID(r.Context())})
+	})
+	return mux
+}
+
+func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handleReadyz reports whether the database answers; a load balancer stops
+// sending traffic while it does not.
+func (s *Server) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	if err := s.Store.Ping(r.Context()); err != nil {
+		s.log.WarnContext(r.Context(), "not ready", "error", err)
+		writeProblem(w, Problem{Type: ProblemBase + "unavailable", Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+			Detail: "database unavailable", RequestID: requestID(r.Context())})
+		return
+	}
+	if s.Ready != nil {
+		if err := s.Ready(r.Context()); err != nil {
+			writeProblem(w, Problem{Type: ProblemBase + "unavailable", Title: "Service Unavailable", Status: http.StatusServiceUnavailable,
+				Detail: "shutting down", RequestID: requestID(r.Context())})
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// Routes lists every "METHOD /path" the server serves, for documentation
+// checks.
+func Routes() []string {
+	var s Server
+	var out []string
+	for _, r := range s.routeTable() {
+		out = append(out, r.pattern)
+	}
+	return out
+}

@@ -1,0 +1,205 @@
+// Package server is diffgate's HTTP API: NewServer wires the handlers of
+// routes.go over the store and the domain packages. Handlers speak
+// apperr; problem.go alone maps errors to HTTP.
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"log/slog"
+	"net/http"
+	"net/netip"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/diffgate/diffgate/internal/account"
+	"github.com/diffgate/diffgate/internal/apikey"
+	"github.com/diffgate/diffgate/internal/cache"
+	"github.com/diffgate/diffgate/internal/ratelimit"
+	"github.com/diffgate/diffgate/internal/review"
+	"github.com/diffgate/diffgate/internal/store"
+)
+
+// Config holds the server's tunables; zero values take the defaults below.
+type Config struct {
+	// MaxDiffSize is the largest diff accepted, in bytes (R1: 2 MiB).
+	MaxDiffSize int64
+	// CacheTTL is how long a review result is kept for identical requests
+	// (D1: at most 5 minutes).
+	CacheTTL time.Duration
+	// ReviewTimeout bounds one review, provider retries included.
+	ReviewTimeout time.Duration
+	// TrustedProxies are the peers whose X-Forwarded-For is believed (A6).
+	TrustedProxies []netip.Prefix
+	// AllowSignup lets anyone create an account; otherwise only the setup
+	// token creates the first (owner) account.
+	AllowSignup bool
+	// AccessTTL, RefreshGrace and RefreshLifetime tune sessions (A2).
+	AccessTTL       time.Duration
+	RefreshGrace    time.Duration
+	RefreshLifetime time.Duration
+	// AdminEmail, when set, is the only email the setup token accepts.
+	AdminEmail string
+}
+
+const (
+	DefaultMaxDiffSize     = 2 << 20
+	DefaultCacheTTL        = 5 * time.Minute
+	DefaultReviewTimeout   = 3 * time.Minute
+	DefaultRefreshGrace    = 10 * time.Second
+	DefaultRefreshLifetime = 30 * 24 * time.Hour
+	// maxJSONBody bounds every JSON body but a review's.
+	maxJSONBody = 64 << 10
+)
+
+// Deps is everything the server needs. Nothing in the server reaches for
+// globals: the clock, the logger and every store come from here.
+type Deps struct {
+	Config    Config
+	Store     *store.DB
+	Log       *slog.Logger
+	Now       func() time.Time
+	Passwords *account.Hasher
+	Tokens    *account.Issuer
+	Guard     *account.Guard
+	KeyHasher *apikey.Hasher
+	// Limiter limits review requests per user (L1).
+	Limiter ratelimit.Limiter
+	Cache   cache.Cache
+	// Reviewers are the reviewers this server offers, by name. Provider
+	// keys live in them (server configuration), never in requests.
+	Reviewers map[string]review.Reviewer
+	// Ready reports whether the server should take traffic (readyz).
+	Ready func(ctx context.Context) error
+}
+
+// Server is the HTTP API.
+type Server struct {
+	Deps
+	log     *slog.Logger
+	handler http.Handler
+	reqlog  *reqLogWriter
+	touch   *touchThrottle
+	wg      sync.WaitGroup // in-flight reviews, drained on shutdown
+}
+
+// New builds the server. Close must be called to flush the request log.
+func New(d Deps) *Server {
+	c := &d.Config
+	if c.MaxDiffSize <= 0 {
+		c.MaxDiffSize = DefaultMaxDiffSize
+	}
+	if c.CacheTTL <= 0 || c.CacheTTL > DefaultCacheTTL {
+		c.CacheTTL = DefaultCacheTTL
+	}
+	if c.ReviewTimeout <= 0 {
+		c.ReviewTimeout = DefaultReviewTimeout
+	}
+	if c.AccessTTL <= 0 {
+		c.AccessTTL = 15 * time.Minute
+	}
+	if c.RefreshGrace < 0 {
+		c.RefreshGrace = 0
+	} else if c.RefreshGrace == 0 {
+		c.RefreshGrace = DefaultRefreshGrace
+	}
+	if c.RefreshLifetime <= 0 {
+		c.RefreshLifetime = DefaultRefreshLifetime
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	s := &Server{Deps: d, log: d.Log}
+	s.reqlog = newReqLogWriter(d.Store, d.Log)
+	s.touch = newTouchThrottle(time.Minute)
+	s.handler = s.middleware(s.routes())
+	return s
+}
+
+// ServeHTTP serves the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// Run runs the server's background work (request-log flushing) until ctx
+// ends, then flushes what is left.
+func (s *Server) Run(ctx context.Context) { s.reqlog.run(ctx) }
+
+// Drain waits for in-flight reviews to finish.
+func (s *Server) Drain() { s.wg.Wait() }
+
+type ctxKey int
+
+const (
+	keyRequestID ctxKey = iota
+	keyPrincipal
+	keyLogEntry
+)
+
+func requestID(ctx context.Context) string {
+	id, _ := ctx.Value(keyRequestID).(string)
+	return id
+}
+
+func newRequestID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// middleware applies what every answer needs: a request id, security
+// headers, a recovered panic turned into a 500 problem, and the request
+// log entry (metadata only, D2).
+func (s *Server) middleware(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := s.Now()
+		rid := newRequestID()
+		ctx := context.WithValue(r.Context(), keyRequestID, rid)
+		entry := &logEntry{}
+		ctx = context.WithValue(ctx, keyLogEntry, entry)
+		r = r.WithContext(ctx)
+		h := w.Header()
+		h.Set("X-Request-Id", rid)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if p := recover(); p != nil {
+				if p == http.ErrAbortHandler {
+					panic(p)
+				}
+				s.log.ErrorContext(ctx, "panic", "request_id", rid, "panic", p, "stack", string(debug.Stack()))
+				if !sw.wrote {
+					writeProblem(sw, Problem{Type: ProblemBase + "internal", Title: "Internal Server Error", Status: 500, RequestID: rid})
+				}
+			}
+			if r.Pattern != "" && len(r.URL.Path) > 3 && r.URL.Path[:4] == "/v1/" && r.Pattern != "GET /v1/openapi.json" {
+				s.reqlog.add(entry.row(s.Now(), start, rid, r, sw.status))
+			}
+		}()
+		next.ServeHTTP(sw, r)
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if !w.wrote {
+		w.status, w.wrote = http.StatusOK, true
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
