@@ -202,15 +202,7 @@ func serve(ctx context.Context, sf *serveFlags, env *Env) error {
 			return nil
 		},
 	})
-	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: 5 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      cfg.ReviewTimeout + 30*time.Second,
-		IdleTimeout:       120 * time.Second,
-		MaxHeaderBytes:    32 << 10,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
+	hs := httpServer(srv, log, httpTimeouts{header: 5 * time.Second, read: 60 * time.Second, write: cfg.ReviewTimeout + 30*time.Second, idle: 120 * time.Second})
 
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	done := make(chan struct{}, 2)
@@ -389,4 +381,24 @@ func announceSetup(ctx context.Context, db *store.DB, base string, w io.Writer) 
 	fmt.Fprintf(w, "diffgate: no account exists yet. Create the owner account once with:\n"+
 		"  diffgate setup --server %s --token %s --email you@example.com\n", base, token)
 	return nil
+}
+
+type httpTimeouts struct{ header, read, write, idle time.Duration }
+
+// maxHeaderBytes bounds a request's headers; larger ones get 431.
+const maxHeaderBytes = 32 << 10
+
+// httpServer sets every timeout, so a slow or stalled client cannot hold a
+// connection (and its goroutine) open: headers must arrive within
+// header, the body within read, the answer leave within write.
+func httpServer(h http.Handler, log *slog.Logger, t httpTimeouts) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: t.header,
+		ReadTimeout:       t.read,
+		WriteTimeout:      t.write,
+		IdleTimeout:       t.idle,
+		MaxHeaderBytes:    maxHeaderBytes,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 }

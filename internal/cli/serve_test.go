@@ -3,7 +3,11 @@ package cli
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -124,5 +128,54 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), key) || strings.Contains(logs.String(), pw1) {
 		t.Error("server logs hold a key or a password")
+	}
+}
+
+// Bad input on the wire: huge headers get 431, and a client that sends its
+// headers too slowly (slowloris) or then idles is disconnected.
+func TestHTTPServerLimits(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	hs := httpServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+	}), log, httpTimeouts{header: 200 * time.Millisecond, read: 300 * time.Millisecond, write: time.Second, idle: 300 * time.Millisecond})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+	addr := ln.Addr().String()
+
+	req, _ := http.NewRequest("GET", "http://"+addr+"/", nil)
+	req.Header.Set("X-Big", strings.Repeat("a", 2*maxHeaderBytes))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestHeaderFieldsTooLarge {
+		t.Errorf("huge header: %d, want 431", resp.StatusCode)
+	}
+
+	for name, send := range map[string]string{
+		"slow headers": "GET / HTTP/1.1\r\nHost: x\r\n",
+		"slow body":    "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\nab",
+	} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.WriteString(conn, send); err != nil {
+			t.Fatal(err)
+		}
+		// The server must close the connection by itself; the deadline
+		// here only keeps a broken server from hanging the test.
+		_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, err = io.ReadAll(conn)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Errorf("%s: the server kept the connection open", name)
+		}
+		conn.Close()
 	}
 }

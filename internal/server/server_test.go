@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -34,7 +35,7 @@ import (
 
 // env is a running server over a real database, with its logs captured.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	url    string
 	srv    *server.Server
 	db     *store.DB
@@ -81,7 +82,7 @@ func onBoth(t *testing.T, f func(t *testing.T, pg bool)) {
 
 // openStore opens SQLite in dir, or a fresh PostgreSQL schema when pg is
 // set (skipping without DIFFGATE_TEST_POSTGRES_URL).
-func openStore(t *testing.T, dir string, pg bool) *store.DB {
+func openStore(t testing.TB, dir string, pg bool) *store.DB {
 	t.Helper()
 	dsn := filepath.Join(dir, "diffgate.db")
 	if pg {
@@ -97,7 +98,7 @@ func openStore(t *testing.T, dir string, pg bool) *store.DB {
 	return db
 }
 
-func start(t *testing.T, o options) *env {
+func start(t testing.TB, o options) *env {
 	t.Helper()
 	dir := t.TempDir()
 	db := openStore(t, dir, o.pg)
@@ -325,6 +326,24 @@ func TestLoginRateLimitedPerIP(t *testing.T) {
 	}
 	if retry == "" || retry == "0" {
 		t.Errorf("429 without a usable Retry-After: %q", retry)
+	}
+	// A6: X-Forwarded-For from a peer that is not a trusted proxy is not
+	// believed, so rotating it does not buy fresh attempts.
+	e2 := start(t, options{perIP: 5})
+	codes = nil
+	for i := range 6 {
+		req, _ := http.NewRequest("POST", e2.url+"/v1/auth/login", strings.NewReader(fmt.Sprintf(`{"email":"y%d@example.com","password":"wrong password 123"}`, i)))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		codes = append(codes, resp.StatusCode)
+	}
+	if fmt.Sprint(codes) != "[401 401 401 401 401 429]" {
+		t.Errorf("six logins with spoofed X-Forwarded-For: %v, want the sixth refused", codes)
 	}
 }
 
@@ -791,4 +810,85 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 			t.Errorf("the OpenAPI document has %s, which is no route", op)
 		}
 	}
+}
+
+// BenchmarkAuthenticate measures a whole authenticated request in process
+// (GET /v1/me through the middleware): credential check, the database
+// lookups (revocation is read every time, K4), the user read and the answer.
+func BenchmarkAuthenticate(b *testing.B) {
+	e := start(b, options{})
+	ada, tok := e.user("ada@example.com")
+	created, err := ada.CreateKey(context.Background(), client.NewKey{Name: "bench"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct{ name, token string }{{"api-key", created.Key}, {"jwt", tok.AccessToken}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				req := httptest.NewRequest("GET", "/v1/me", nil)
+				req.Header.Set("Authorization", "Bearer "+c.token)
+				rec := httptest.NewRecorder()
+				e.srv.ServeHTTP(rec, req)
+				if rec.Code != 200 {
+					b.Fatalf("GET /v1/me = %d %s", rec.Code, rec.Body)
+				}
+			}
+		})
+	}
+}
+
+// O3: a graceful shutdown lets a review in flight finish and answer.
+func TestShutdownDrainsReviews(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	e := start(t, options{reviewers: map[string]review.Reviewer{"builtin": blockingReviewer{started, release}}})
+	_, tok := e.user("ada@example.com")
+	hs := &http.Server{Handler: e.srv}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = hs.Serve(ln) }()
+	type answer struct {
+		code int
+		err  error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+"/v1/reviews", strings.NewReader(sampleDiff))
+		req.Header.Set("Content-Type", "text/x-diff")
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- answer{0, err}
+			return
+		}
+		resp.Body.Close()
+		got <- answer{resp.StatusCode, nil}
+	}()
+	<-started
+	stopped := make(chan error, 1)
+	go func() { stopped <- hs.Shutdown(context.Background()) }()
+	select {
+	case err := <-stopped:
+		t.Fatalf("Shutdown returned %v while a review was in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if a := <-got; a.err != nil || a.code != 200 {
+		t.Errorf("in-flight review answered %d, %v; want 200", a.code, a.err)
+	}
+	if err := <-stopped; err != nil {
+		t.Errorf("Shutdown = %v", err)
+	}
+	e.srv.Drain()
+}
+
+type blockingReviewer struct{ started, release chan struct{} }
+
+func (blockingReviewer) Name() string { return "builtin" }
+func (b blockingReviewer) Review(ctx context.Context, _ *diff.Diff) (*review.Report, error) {
+	close(b.started)
+	<-b.release
+	return &review.Report{}, nil
 }

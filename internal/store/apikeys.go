@@ -40,7 +40,11 @@ func (db *DB) CreateAPIKey(ctx context.Context, k APIKey) error {
 // always queries the database, so a revocation is seen by the very next
 // request on every replica (K4); NotFound for an unknown id.
 func (db *DB) APIKeyByID(ctx context.Context, id string) (APIKey, error) {
-	k, err := scanAPIKey(db.r.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1`, id))
+	st, err := db.readStmt(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE id = $1`)
+	if err != nil {
+		return APIKey{}, fmt.Errorf("API key by id: %w", err)
+	}
+	k, err := scanAPIKey(st.QueryRowContext(ctx, id))
 	if noRows(err) {
 		return APIKey{}, apperr.New(apperr.NotFound, "API key not found")
 	}

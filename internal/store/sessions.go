@@ -123,11 +123,12 @@ func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash []byte, now ti
 // SessionActive reports whether the session exists, is not revoked and has
 // not expired at now. An unknown id is simply not active.
 func (db *DB) SessionActive(ctx context.Context, id string, now time.Time) (bool, error) {
-	var n int
-	err := db.r.QueryRowContext(ctx,
-		`SELECT count(*) FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2`,
-		id, db.ts(now)).Scan(&n)
+	st, err := db.readStmt(ctx, `SELECT count(*) FROM sessions WHERE id = $1 AND revoked_at IS NULL AND expires_at > $2`)
 	if err != nil {
+		return false, fmt.Errorf("session active: %w", err)
+	}
+	var n int
+	if err := st.QueryRowContext(ctx, id, db.ts(now)).Scan(&n); err != nil {
 		return false, fmt.Errorf("session active: %w", err)
 	}
 	return n > 0, nil

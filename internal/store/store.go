@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/diffgate/diffgate/internal/apperr"
@@ -34,6 +35,26 @@ type DB struct {
 	w       *sql.DB // writes and transactions
 	r       *sql.DB // plain reads
 	path    string  // SQLite database file; empty for PostgreSQL
+	// stmts caches prepared reads of the request path (key and session
+	// lookups), which would otherwise be parsed again on every request.
+	stmts sync.Map // query -> *sql.Stmt
+}
+
+// readStmt is a prepared statement for query on the read pool, prepared
+// once per store and reused by every request.
+func (db *DB) readStmt(ctx context.Context, query string) (*sql.Stmt, error) {
+	if st, ok := db.stmts.Load(query); ok {
+		return st.(*sql.Stmt), nil
+	}
+	st, err := db.r.PrepareContext(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	if prev, loaded := db.stmts.LoadOrStore(query, st); loaded {
+		st.Close()
+		return prev.(*sql.Stmt), nil
+	}
+	return st, nil
 }
 
 // Open connects to dsn: a "postgres://" or "postgresql://" URL selects
@@ -155,6 +176,10 @@ func (db *DB) Ping(ctx context.Context) error {
 // WAL on its final connection.
 func (db *DB) Close() error {
 	var errs []error
+	db.stmts.Range(func(_, st any) bool {
+		errs = append(errs, st.(*sql.Stmt).Close())
+		return true
+	})
 	if db.r != db.w {
 		errs = append(errs, db.r.Close())
 	}

@@ -188,9 +188,21 @@ func withoutRedirects(c *http.Client) *http.Client {
 	var cp http.Client
 	if c != nil {
 		cp = *c
+	} else {
+		cp.Transport = defaultTransport()
 	}
 	cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	return &cp
+}
+
+// defaultTransport is http.DefaultTransport keeping more idle connections
+// per host: chunks of a large diff (and a server's concurrent reviews) go to
+// one provider host at once, and the default of 2 would open and close a
+// connection for most of them.
+func defaultTransport() *http.Transport {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConnsPerHost = 64
+	return t
 }
 
 // trimVersion lets a base URL be given with or without its /v1 suffix,
