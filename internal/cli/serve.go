@@ -40,6 +40,9 @@ type serveFlags struct {
 	maxSize        string
 	reviewTimeout  string
 	bcryptCost     string
+	accessTTL      string
+	refreshGrace   string
+	refreshLife    string
 	jwtKeys        string
 	keyPepper      string
 	logLevel       string
@@ -57,6 +60,9 @@ func (sf *serveFlags) register(ef *envFlags) {
 	ef.str(&sf.cacheTTL, "cache-ttl", "DIFFGATE_CACHE_TTL", "5m", "how long identical review requests are answered from memory (`duration`, at most 5m)")
 	ef.str(&sf.maxSize, "max-diff-size", "DIFFGATE_MAX_DIFF_SIZE", "2MiB", "refuse diffs larger than `SIZE` with 413")
 	ef.str(&sf.reviewTimeout, "review-timeout", "DIFFGATE_REVIEW_TIMEOUT", "3m", "time allowed for one review, provider retries included (`duration`)")
+	ef.str(&sf.accessTTL, "access-ttl", "DIFFGATE_ACCESS_TTL", "15m", "lifetime of a session access token (`duration`)")
+	ef.str(&sf.refreshGrace, "refresh-grace", "DIFFGATE_REFRESH_GRACE", "10s", "window in which a used refresh token may be presented again by a concurrent refresh (`duration`; 0s for none)")
+	ef.str(&sf.refreshLife, "refresh-lifetime", "DIFFGATE_REFRESH_LIFETIME", "720h", "absolute lifetime of a session's refresh tokens (`duration`)")
 	ef.str(&sf.bcryptCost, "bcrypt-cost", "DIFFGATE_BCRYPT_COST", "12", "bcrypt `cost` of password hashes (at least 12)")
 	ef.str(&sf.jwtKeys, "jwt-keys", "DIFFGATE_JWT_KEYS", "", "`FILE` of the token signing keyring (default: generated in --data-dir/secrets)")
 	ef.str(&sf.keyPepper, "key-pepper", "DIFFGATE_KEY_PEPPER", "", "`FILE` of the API-key hashing pepper (default: generated in --data-dir/secrets)")
@@ -265,6 +271,18 @@ func (sf *serveFlags) config() (server.Config, error) {
 		if cfg.AdminEmail, err = account.NormalizeEmail(sf.adminEmail); err != nil {
 			return cfg, usagef("--admin-email: %v", err)
 		}
+	}
+	if cfg.AccessTTL, err = time.ParseDuration(sf.accessTTL); err != nil || cfg.AccessTTL < time.Minute || cfg.AccessTTL > time.Hour {
+		return cfg, usagef("--access-ttl %q: want a duration from 1m to 1h", sf.accessTTL)
+	}
+	if cfg.RefreshGrace, err = time.ParseDuration(sf.refreshGrace); err != nil || cfg.RefreshGrace < 0 || cfg.RefreshGrace > time.Minute {
+		return cfg, usagef("--refresh-grace %q: want a duration from 0s to 1m", sf.refreshGrace)
+	}
+	if cfg.RefreshGrace == 0 {
+		cfg.RefreshGrace = -1 // the server reads zero as "default"
+	}
+	if cfg.RefreshLifetime, err = time.ParseDuration(sf.refreshLife); err != nil || cfg.RefreshLifetime < time.Hour {
+		return cfg, usagef("--refresh-lifetime %q: want a duration of at least 1h", sf.refreshLife)
 	}
 	cfg.AllowSignup = sf.allowSignup
 	return cfg, nil
