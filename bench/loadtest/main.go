@@ -245,7 +245,6 @@ type stats struct {
 	n, errors     int
 	throughput    float64
 	p50, p99, max time.Duration
-	latencies     []time.Duration
 }
 
 func summarise(lat []time.Duration, errors int, elapsed time.Duration) stats {
