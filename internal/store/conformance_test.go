@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,6 +162,9 @@ func runConformance(t *testing.T, open opener) {
 		{"Settings", testSettings},
 		{"TakeSettingConcurrent", testTakeSettingConcurrent},
 		{"SchemaHoldsNoCode", testLiveSchema},
+		{"Credits", testCredits},
+		{"CreditsConcurrentSpend", testCreditsConcurrent},
+		{"PurchaseOnce", testPurchaseOnce},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -875,6 +879,9 @@ var textColumns = []string{
 	"request_logs.request_id", "request_logs.key_id", "request_logs.method", "request_logs.route",
 	"request_logs.reviewers", "request_logs.models",
 	"settings.key", "settings.value",
+	// Credits: the kind is an enum; reference names what an entry is for
+	// (a request id, a Stripe event id), never content.
+	"ledger_entries.kind", "ledger_entries.reference", "stripe_events.event_id",
 	"schema_migrations.name", "schema_migrations.applied_at",
 }
 
@@ -951,5 +958,139 @@ func TestMigrateConcurrentFromEmpty(t *testing.T) {
 				t.Errorf("schema_migrations has %d rows after concurrent Migrate, want %d", count, len(ms))
 			}
 		})
+	}
+}
+
+// L2: credits and debits keep the balance equal to the ledger's sum, and a
+// debit the balance does not cover is refused.
+func testCredits(t *testing.T, c conformance) {
+	ctx := context.Background()
+	db := c.db
+	u := mkUser(t, db, "ada@example.com")
+	if b, err := db.Balance(ctx, u.ID); err != nil || b != 0 {
+		t.Fatalf("Balance(new user) = %d, %v; want 0", b, err)
+	}
+	if _, err := db.Debit(ctx, u.ID, 1, LedgerReserve, "r0", t0); apperr.KindOf(err) != apperr.PaymentRequired {
+		t.Errorf("Debit with no balance = %v, want PaymentRequired", err)
+	}
+	steps := []struct {
+		op      func() (int64, error)
+		want    int64
+		errKind apperr.Kind
+	}{
+		{func() (int64, error) { return db.Credit(ctx, u.ID, 100, LedgerGrant, "admin", t0) }, 100, -1},
+		{func() (int64, error) { return db.Debit(ctx, u.ID, 30, LedgerReserve, "req-1", t0) }, 70, -1},
+		{func() (int64, error) { return db.Settle(ctx, u.ID, 30, 12, "req-1", t0) }, 88, -1},
+		{func() (int64, error) { return db.Debit(ctx, u.ID, 89, LedgerReserve, "req-2", t0) }, 0, apperr.PaymentRequired},
+		{func() (int64, error) { return db.Debit(ctx, u.ID, 88, LedgerReserve, "req-3", t0) }, 0, -1},
+		{func() (int64, error) { return db.Settle(ctx, u.ID, 88, 88, "req-3", t0) }, 0, -1},
+		{func() (int64, error) { return db.Credit(ctx, u.ID, 5, LedgerCharge, "x", t0) }, 0, apperr.Invalid},
+		{func() (int64, error) { return db.Debit(ctx, u.ID, 5, LedgerGrant, "x", t0) }, 0, apperr.Invalid},
+		{func() (int64, error) { return db.Settle(ctx, u.ID, 5, 6, "x", t0) }, 0, apperr.Invalid},
+		{func() (int64, error) { return db.Credit(ctx, u.ID, -5, LedgerGrant, "x", t0) }, 0, apperr.Invalid},
+	}
+	for i, st := range steps {
+		got, err := st.op()
+		if st.errKind >= 0 {
+			if apperr.KindOf(err) != st.errKind {
+				t.Errorf("step %d: error %v, want kind %v", i, err, st.errKind)
+			}
+			continue
+		}
+		if err != nil || got != st.want {
+			t.Errorf("step %d = %d, %v; want %d", i, got, err, st.want)
+		}
+	}
+	if _, err := db.Credit(ctx, 999999, 5, LedgerGrant, "x", t0); apperr.KindOf(err) != apperr.NotFound {
+		t.Errorf("Credit(unknown user) = %v, want NotFound", err)
+	}
+	entries, err := db.Ledger(ctx, u.ID, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, e := range entries {
+		sum += e.Amount
+	}
+	bal, _ := db.Balance(ctx, u.ID)
+	if sum != bal || bal != 0 || len(entries) != 7 {
+		t.Errorf("ledger of %d entries sums to %d, balance %d; want 7 entries summing to the balance 0", len(entries), sum, bal)
+	}
+	if entries[0].Kind != LedgerCharge || entries[0].BalanceAfter != 0 || !sameTime(t0, entries[0].CreatedAt) {
+		t.Errorf("newest entry = %+v", entries[0])
+	}
+}
+
+// L2: many concurrent reservations against a balance that covers exactly
+// N of them: exactly N succeed, the rest are PaymentRequired, and the
+// ledger sums to a zero balance.
+func testCreditsConcurrent(t *testing.T, c conformance) {
+	ctx := context.Background()
+	db := c.db
+	u := mkUser(t, db, "ada@example.com")
+	const n, tries, price = 7, 40, 3
+	if _, err := db.Credit(ctx, u.ID, n*price, LedgerGrant, "grant", t0); err != nil {
+		t.Fatal(err)
+	}
+	var ok, refused atomic.Int32
+	var wg sync.WaitGroup
+	for i := range tries {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := db.Debit(ctx, u.ID, price, LedgerReserve, fmt.Sprintf("req-%d", i), t0)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case apperr.KindOf(err) == apperr.PaymentRequired:
+				refused.Add(1)
+			default:
+				t.Errorf("Debit = %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != n || refused.Load() != tries-n {
+		t.Errorf("%d debits succeeded and %d were refused, want %d and %d", ok.Load(), refused.Load(), n, tries-n)
+	}
+	entries, err := db.Ledger(ctx, u.ID, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum int64
+	for _, e := range entries {
+		sum += e.Amount
+		if e.BalanceAfter < 0 {
+			t.Errorf("entry %+v has a negative balance", e)
+		}
+	}
+	if bal, _ := db.Balance(ctx, u.ID); sum != 0 || bal != 0 {
+		t.Errorf("ledger sums to %d and balance is %d, want 0 and 0", sum, bal)
+	}
+}
+
+// L3: a Stripe event is applied once, however often it is delivered.
+func testPurchaseOnce(t *testing.T, c conformance) {
+	ctx := context.Background()
+	db := c.db
+	u := mkUser(t, db, "ada@example.com")
+	var applied atomic.Int32
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, _, err := db.ApplyPurchase(ctx, "evt_123", u.ID, 500, t0)
+			if err != nil {
+				t.Errorf("ApplyPurchase = %v", err)
+			}
+			if ok {
+				applied.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if bal, _ := db.Balance(ctx, u.ID); applied.Load() != 1 || bal != 500 {
+		t.Errorf("event applied %d times, balance %d; want once and 500", applied.Load(), bal)
 	}
 }

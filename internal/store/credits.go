@@ -1,0 +1,190 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/diffgate/diffgate/internal/apperr"
+)
+
+// Ledger entry kinds. Credits (positive amounts): grant, purchase, refund,
+// release. Debits (negative amounts): charge, reserve.
+const (
+	LedgerGrant    = "grant"
+	LedgerPurchase = "purchase"
+	LedgerCharge   = "charge"
+	LedgerRefund   = "refund"
+	LedgerReserve  = "reserve"
+	LedgerRelease  = "release"
+)
+
+// LedgerEntry is one append-only movement of credits (L2). The balance is
+// kept in step in the same transaction and equals the sum of the entries.
+type LedgerEntry struct {
+	ID           int64
+	UserID       int64
+	Kind         string
+	Amount       int64 // positive for credits, negative for debits
+	BalanceAfter int64
+	Reference    string // what the entry is for: a request id, a Stripe event id
+	CreatedAt    time.Time
+}
+
+// Balance is the user's balance; zero for a user who never had credits.
+func (db *DB) Balance(ctx context.Context, userID int64) (int64, error) {
+	var b int64
+	err := db.r.QueryRowContext(ctx, `SELECT balance FROM balances WHERE user_id = $1`, userID).Scan(&b)
+	if noRows(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("balance: %w", err)
+	}
+	return b, nil
+}
+
+// Credit adds amount (> 0) to the user's balance as an entry of kind
+// (grant, purchase, refund or release) and returns the new balance.
+func (db *DB) Credit(ctx context.Context, userID, amount int64, kind, ref string, now time.Time) (int64, error) {
+	var bal int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		bal, err = db.credit(ctx, tx, userID, amount, kind, ref, now)
+		return err
+	})
+	return bal, err
+}
+
+// Debit takes amount (>= 0) from the user's balance as an entry of kind
+// (charge or reserve) when the balance covers it, and PaymentRequired
+// otherwise. The check and the update are one statement, so concurrent
+// debits can never take the balance below zero, on SQLite (one writer) or
+// PostgreSQL (the row lock of the UPDATE, re-checked after waiting).
+func (db *DB) Debit(ctx context.Context, userID, amount int64, kind, ref string, now time.Time) (int64, error) {
+	var bal int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		bal, err = db.debit(ctx, tx, userID, amount, kind, ref, now)
+		return err
+	})
+	return bal, err
+}
+
+// Settle ends a reservation: the reserved credits are released and the
+// actual cost (at most the reservation) charged, in one transaction.
+func (db *DB) Settle(ctx context.Context, userID, reserved, actual int64, ref string, now time.Time) (int64, error) {
+	if actual < 0 || actual > reserved {
+		return 0, apperr.Newf(apperr.Invalid, "settle %d of a %d reservation", actual, reserved)
+	}
+	var bal int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		if reserved > 0 {
+			if bal, err = db.credit(ctx, tx, userID, reserved, LedgerRelease, ref, now); err != nil {
+				return err
+			}
+		}
+		if actual > 0 {
+			bal, err = db.debit(ctx, tx, userID, actual, LedgerCharge, ref, now)
+		}
+		return err
+	})
+	return bal, err
+}
+
+// ApplyPurchase credits a Stripe purchase once per event id (L3): a
+// replayed event changes nothing and reports applied false.
+func (db *DB) ApplyPurchase(ctx context.Context, eventID string, userID, amount int64, now time.Time) (applied bool, balance int64, err error) {
+	err = db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `INSERT INTO stripe_events (event_id, applied_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING`,
+			eventID, db.ts(now))
+		if err != nil {
+			return fmt.Errorf("record stripe event: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		applied = true
+		balance, err = db.credit(ctx, tx, userID, amount, LedgerPurchase, eventID, now)
+		return err
+	})
+	return applied, balance, err
+}
+
+// Ledger lists the user's entries, newest first.
+func (db *DB) Ledger(ctx context.Context, userID int64, limit int) ([]LedgerEntry, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT id, user_id, kind, amount, balance_after, reference, created_at
+		FROM ledger_entries WHERE user_id = $1 ORDER BY id DESC LIMIT $2`, userID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+	defer rows.Close()
+	var out []LedgerEntry
+	for rows.Next() {
+		var e LedgerEntry
+		if err := rows.Scan(&e.ID, &e.UserID, &e.Kind, &e.Amount, &e.BalanceAfter, &e.Reference, timeCol{&e.CreatedAt}); err != nil {
+			return nil, fmt.Errorf("ledger: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+func (db *DB) credit(ctx context.Context, tx *sql.Tx, userID, amount int64, kind, ref string, now time.Time) (int64, error) {
+	switch kind {
+	case LedgerGrant, LedgerPurchase, LedgerRefund, LedgerRelease:
+	default:
+		return 0, apperr.Newf(apperr.Invalid, "%q is not a credit", kind)
+	}
+	if amount <= 0 {
+		return 0, apperr.New(apperr.Invalid, "a credit must be positive")
+	}
+	var bal int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO balances (user_id, balance) VALUES ($1, $2)
+		ON CONFLICT (user_id) DO UPDATE SET balance = balances.balance + excluded.balance
+		RETURNING balance`, userID, amount).Scan(&bal)
+	if isForeignKey(err) {
+		return 0, apperr.Wrap(apperr.NotFound, "user not found", err)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("credit: %w", err)
+	}
+	return bal, db.entry(ctx, tx, userID, kind, amount, bal, ref, now)
+}
+
+func (db *DB) debit(ctx context.Context, tx *sql.Tx, userID, amount int64, kind, ref string, now time.Time) (int64, error) {
+	switch kind {
+	case LedgerCharge, LedgerReserve:
+	default:
+		return 0, apperr.Newf(apperr.Invalid, "%q is not a debit", kind)
+	}
+	if amount < 0 {
+		return 0, apperr.New(apperr.Invalid, "a debit cannot be negative")
+	}
+	var bal int64
+	err := tx.QueryRowContext(ctx, `UPDATE balances SET balance = balance - $1
+		WHERE user_id = $2 AND balance >= $1 RETURNING balance`, amount, userID).Scan(&bal)
+	if noRows(err) {
+		return 0, apperr.New(apperr.PaymentRequired, "not enough credits")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("debit: %w", err)
+	}
+	if amount == 0 {
+		return bal, nil
+	}
+	return bal, db.entry(ctx, tx, userID, kind, -amount, bal, ref, now)
+}
+
+func (db *DB) entry(ctx context.Context, tx *sql.Tx, userID int64, kind string, amount, bal int64, ref string, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_entries (user_id, kind, amount, balance_after, reference, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, userID, kind, amount, bal, ref, db.ts(now)); err != nil {
+		return fmt.Errorf("ledger entry: %w", err)
+	}
+	return nil
+}
