@@ -154,6 +154,13 @@ func serve(ctx context.Context, sf *serveFlags, env *Env) error {
 		if err := os.MkdirAll(sf.dataDir, 0o700); err != nil {
 			return fmt.Errorf("data directory: %w", err)
 		}
+		// An existing directory keeps its mode; the database and secrets
+		// inside must not be reachable by other users.
+		if fi, err := os.Stat(sf.dataDir); err == nil && fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(sf.dataDir, 0o700); err != nil {
+				return fmt.Errorf("data directory: %w", err)
+			}
+		}
 		dsn = filepath.Join(sf.dataDir, "diffgate.db")
 	}
 	db, err := store.Open(ctx, dsn)
@@ -380,13 +387,13 @@ func readOrCreate(path string, make func() ([]byte, error)) ([]byte, error) {
 }
 
 // announceSetup prints a fresh one-time setup token while the server has
-// no account: the only way to create the owner, never a default password.
+// no owner: the only way to create the owner, never a default password.
 func announceSetup(ctx context.Context, db *store.DB, base string, w io.Writer) error {
-	n, err := db.CountUsers(ctx)
+	ok, err := db.OwnerExists(ctx)
 	if err != nil {
-		return fmt.Errorf("count users: %w", err)
+		return err
 	}
-	if n > 0 {
+	if ok {
 		return nil
 	}
 	token, err := server.NewSetupToken()

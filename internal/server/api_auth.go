@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/rand"
+	"crypto/subtle"
 	"encoding/hex"
 	"net/http"
 	"strconv"
@@ -76,7 +77,9 @@ func ceilSeconds(d time.Duration) int {
 }
 
 // handleSetup creates the owner account with the one-time token printed at
-// first start. The token works once, and only while no account exists.
+// first start. The token is checked first (so nothing else is revealed to
+// a caller without it) and consumed only together with creating the
+// account, so a failed attempt leaves it usable.
 func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
 	var req setupRequest
 	if err := decodeJSON(w, r, maxJSONBody, &req); err != nil {
@@ -85,6 +88,17 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := s.throttle(w, r, ""); err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	ctx := r.Context()
+	stored, err := s.Store.GetSetting(ctx, SetupTokenSetting)
+	if err != nil && !isNotFound(err) {
+		s.writeError(w, r, err)
+		return
+	}
+	want := HashSetupToken(req.Token)
+	if err != nil || subtle.ConstantTimeCompare([]byte(stored), []byte(want)) != 1 {
+		s.writeError(w, r, apperr.New(apperr.Unauthorized, "invalid or used setup token"))
 		return
 	}
 	email, err := account.NormalizeEmail(req.Email)
@@ -100,27 +114,18 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	hash, err := s.Passwords.Hash(r.Context(), req.Password)
+	hash, err := s.Passwords.Hash(ctx, req.Password)
 	if err != nil {
 		s.writeError(w, r, err)
-		return
-	}
-	ok, err := s.Store.TakeSetting(r.Context(), SetupTokenSetting, HashSetupToken(req.Token))
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	if !ok {
-		s.writeError(w, r, apperr.New(apperr.Unauthorized, "invalid or used setup token"))
 		return
 	}
 	now := s.Now().UTC()
-	u, err := s.Store.CreateUser(r.Context(), store.User{Email: email, PasswordHash: hash, Role: store.RoleOwner, CreatedAt: now, PasswordChangedAt: now})
+	u, err := s.Store.ClaimSetup(ctx, SetupTokenSetting, want, store.User{Email: email, PasswordHash: hash, Role: store.RoleOwner, CreatedAt: now, PasswordChangedAt: now})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	s.log.InfoContext(r.Context(), "owner account created", "user_id", u.ID)
+	s.log.InfoContext(ctx, "owner account created", "user_id", u.ID)
 	writeJSON(w, http.StatusCreated, userJSON(u))
 }
 
@@ -130,6 +135,15 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 	if !s.Config.AllowSignup {
 		s.writeError(w, r, apperr.New(apperr.Forbidden, "signup is disabled on this server"))
+		return
+	}
+	// Until the owner exists nobody else may sign up, so no one can take
+	// the owner's address (or the server) before setup.
+	if ok, err := s.Store.OwnerExists(r.Context()); err != nil || !ok {
+		if err == nil {
+			err = apperr.New(apperr.Forbidden, "this server is not set up yet; create the owner account with the setup token first")
+		}
+		s.writeError(w, r, err)
 		return
 	}
 	var req credentials
@@ -182,6 +196,18 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
+	// The admitted attempt is settled on every way out: an attempt that
+	// ends early (a client gone while waiting for bcrypt) counts as failed.
+	succeeded := false
+	if email != "" {
+		defer func() {
+			if succeeded {
+				s.Guard.RecordSuccess(email)
+			} else {
+				s.Guard.RecordFailure(email)
+			}
+		}()
+	}
 	u, uerr := store.User{}, error(nil)
 	if email != "" {
 		u, uerr = s.Store.UserByEmail(ctx, email)
@@ -195,9 +221,6 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 			s.writeError(w, r, err)
 			return
 		}
-		if email != "" {
-			s.Guard.RecordFailure(email)
-		}
 		s.writeError(w, r, errBadLogin)
 		return
 	}
@@ -207,11 +230,19 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !ok {
-		s.Guard.RecordFailure(email)
 		s.writeError(w, r, errBadLogin)
 		return
 	}
-	s.Guard.RecordSuccess(email)
+	succeeded = true
+	// A hash made at an older cost is renewed, so known accounts keep
+	// answering in the dummy hash's time (A4).
+	if s.Passwords.NeedsRehash(u.PasswordHash) {
+		if h, err := s.Passwords.Hash(ctx, req.Password); err == nil {
+			if err := s.Store.UpdatePasswordHash(ctx, u.ID, h); err != nil {
+				s.log.WarnContext(ctx, "rehash password", "user_id", u.ID, "error", err)
+			}
+		}
+	}
 	entryOf(ctx).set(func(e *logEntry) { e.userID = u.ID })
 	resp, err := s.openSession(ctx, u.ID)
 	if err != nil {

@@ -6,8 +6,10 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/diffgate/diffgate/internal/apikey"
 	"github.com/diffgate/diffgate/internal/apperr"
@@ -50,8 +52,8 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req.Name = strings.TrimSpace(req.Name)
-	if req.Name == "" || len(req.Name) > maxKeyName {
-		s.writeError(w, r, apperr.Newf(apperr.Invalid, "name must be 1 to %d characters", maxKeyName))
+	if req.Name == "" || len(req.Name) > maxKeyName || strings.ContainsFunc(req.Name, unicode.IsControl) {
+		s.writeError(w, r, apperr.Newf(apperr.Invalid, "name must be 1 to %d printable characters", maxKeyName))
 		return
 	}
 	scopes := req.Scopes
@@ -63,12 +65,24 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	// A key can hold no scope its creator lacks.
+	// A key can hold no scope its creator lacks, and only a session (a
+	// person) can create a key that manages keys: a key cannot make copies
+	// of itself that outlive its revocation.
 	for _, sc := range scopes {
 		if !p.Can(sc) {
 			s.writeError(w, r, apperr.Newf(apperr.Forbidden, "cannot grant the %s scope the calling key lacks", sc))
 			return
 		}
+		if sc == apikey.ScopeKeysManage && p.KeyID != "" {
+			s.writeError(w, r, apperr.New(apperr.Forbidden, "only a session can create a key with the keys:manage scope"))
+			return
+		}
+	}
+	if (req.Sandbox || p.Sandbox) && slices.ContainsFunc(scopes, func(sc string) bool {
+		return sc != apikey.ScopeReviewsWrite && sc != apikey.ScopeReviewsRead
+	}) {
+		s.writeError(w, r, apperr.New(apperr.Invalid, "sandbox keys can only hold the reviews:write and reviews:read scopes"))
+		return
 	}
 	now := s.Now().UTC()
 	var expires *time.Time
@@ -79,6 +93,11 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		t := now.Add(d)
+		expires = &t
+	}
+	// A key made by a key expires no later than its maker.
+	if p.KeyExpiresAt != nil && (expires == nil || expires.After(*p.KeyExpiresAt)) {
+		t := *p.KeyExpiresAt
 		expires = &t
 	}
 	k, err := apikey.Generate(req.Sandbox || p.Sandbox)

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/diffgate/diffgate/internal/apikey"
 	"github.com/diffgate/diffgate/internal/apperr"
@@ -19,6 +20,9 @@ type Principal struct {
 	KeyID     string // set for API keys
 	Sandbox   bool
 	Scopes    []string
+	// KeyExpiresAt is the calling key's expiry, if it has one: keys it
+	// creates may not outlive it.
+	KeyExpiresAt *time.Time
 }
 
 // Can reports whether the principal holds scope. A session token acts
@@ -82,7 +86,7 @@ func (s *Server) authenticate(r *http.Request) (*Principal, error) {
 			s.log.WarnContext(ctx, "record key use", "key_id", k.ID, "error", err)
 		}
 	}
-	return &Principal{UserID: k.UserID, KeyID: k.ID, Sandbox: k.Sandbox, Scopes: slices.Clone(k.Scopes)}, nil
+	return &Principal{UserID: k.UserID, KeyID: k.ID, Sandbox: k.Sandbox, Scopes: slices.Clone(k.Scopes), KeyExpiresAt: k.ExpiresAt}, nil
 }
 
 // authed wraps a handler that needs a caller holding scope ("" for any
@@ -97,6 +101,12 @@ func (s *Server) authed(scope string, sessionOnly bool, h http.HandlerFunc) http
 		entryOf(r.Context()).set(func(e *logEntry) { e.userID, e.keyID = p.UserID, p.KeyID })
 		if sessionOnly && p.KeyID != "" {
 			s.writeError(w, r, apperr.New(apperr.Forbidden, "this endpoint needs a session token, not an API key"))
+			return
+		}
+		// Sandbox keys only review (K3): a leaked test key must not reach
+		// live keys or usage.
+		if p.Sandbox && scope != apikey.ScopeReviewsWrite && scope != apikey.ScopeReviewsRead {
+			s.writeError(w, r, apperr.New(apperr.Forbidden, "sandbox keys can only run reviews"))
 			return
 		}
 		if scope != "" && !p.Can(scope) {

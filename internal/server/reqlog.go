@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/diffgate/diffgate/internal/store"
@@ -37,6 +38,12 @@ func (e *logEntry) set(f func(e *logEntry)) {
 	f(e)
 }
 
+func (e *logEntry) user() int64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.userID
+}
+
 func (e *logEntry) row(now, start time.Time, rid string, r *http.Request, status int) store.RequestLog {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -59,18 +66,28 @@ func (e *logEntry) row(now, start time.Time, rid string, r *http.Request, status
 // so logging never adds a database write to a request's latency. Rows
 // queued when the server stops are flushed before Run returns.
 type reqLogWriter struct {
-	db  *store.DB
-	log *slog.Logger
-	ch  chan store.RequestLog
+	db      *store.DB
+	log     *slog.Logger
+	ch      chan store.RequestLog
+	dropped atomic.Int64
 }
 
 func newReqLogWriter(db *store.DB, log *slog.Logger) *reqLogWriter {
 	return &reqLogWriter{db: db, log: log, ch: make(chan store.RequestLog, 8192)}
 }
 
-// add queues a row; when the queue is full it waits, so rows are never
-// dropped (the queue only fills when the database cannot keep up).
-func (w *reqLogWriter) add(row store.RequestLog) { w.ch <- row }
+// add queues a row without ever making a request wait: when the queue is
+// full (the database cannot keep up, or the writer has stopped) the row is
+// dropped and counted, and the count is logged.
+func (w *reqLogWriter) add(row store.RequestLog) {
+	select {
+	case w.ch <- row:
+	default:
+		if n := w.dropped.Add(1); n == 1 || n%1000 == 0 {
+			w.log.Warn("request log queue full; rows dropped", "dropped", n)
+		}
+	}
+}
 
 func (w *reqLogWriter) run(ctx context.Context) {
 	const maxBatch = 512

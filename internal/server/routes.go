@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/diffgate/diffgate/internal/apikey"
 )
@@ -42,13 +43,48 @@ func (s *Server) routes() http.Handler {
 	for _, rt := range s.routeTable() {
 		mux.Handle(rt.pattern, rt.handler)
 	}
-	// Unknown paths get a problem document too, not the mux's plain text.
-	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, Problem{Type: ProblemBase + "not_found", Title: "Not Found", Status: http.StatusNotFound,
-			Detail: "no such endpoint; see /v1/openapi.json", Instance: r.URL.Path, RequestID: requestID(r.Context())})
+	// The mux's own answers (404 for an unknown path, 405 with Allow for a
+	// wrong method) become problem documents like every other error.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mux.ServeHTTP(&problemWriter{ResponseWriter: w, r: r}, r)
 	})
-	return mux
 }
+
+// problemWriter turns a plain-text error written by the mux into a
+// problem document; handlers never write text/plain.
+type problemWriter struct {
+	http.ResponseWriter
+	r         *http.Request
+	converted bool
+}
+
+func (p *problemWriter) WriteHeader(code int) {
+	h := p.Header()
+	if code >= 400 && strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
+		p.converted = true
+		detail := "no such endpoint; see /v1/openapi.json"
+		if code == http.StatusMethodNotAllowed {
+			detail = "method not allowed; allowed: " + h.Get("Allow")
+		}
+		kind := "not_found"
+		if code == http.StatusMethodNotAllowed {
+			kind = "method_not_allowed"
+		}
+		writeProblem(p.ResponseWriter, Problem{Type: ProblemBase + kind, Title: http.StatusText(code), Status: code,
+			Detail: detail, Instance: p.r.URL.Path, RequestID: requestID(p.r.Context())})
+		return
+	}
+	p.ResponseWriter.WriteHeader(code)
+}
+
+func (p *problemWriter) Write(b []byte) (int, error) {
+	if p.converted {
+		return len(b), nil
+	}
+	return p.ResponseWriter.Write(b)
+}
+
+func (p *problemWriter) Unwrap() http.ResponseWriter { return p.ResponseWriter }
 
 func (s *Server) handleHealthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

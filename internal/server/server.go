@@ -174,7 +174,10 @@ func (s *Server) middleware(next http.Handler) http.Handler {
 					writeProblem(sw, Problem{Type: ProblemBase + "internal", Title: "Internal Server Error", Status: 500, RequestID: rid})
 				}
 			}
-			if r.Pattern != "" && len(r.URL.Path) > 3 && r.URL.Path[:4] == "/v1/" && r.Pattern != "GET /v1/openapi.json" {
+			// Rows are kept for callers who proved who they are; anonymous
+			// traffic (failed logins, bad tokens, scans) would otherwise let
+			// anyone fill the disk.
+			if uid := entry.user(); uid != 0 && r.Pattern != "" {
 				s.reqlog.add(entry.row(s.Now(), start, rid, r, sw.status))
 			}
 		}()

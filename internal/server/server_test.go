@@ -72,6 +72,7 @@ type options struct {
 	adminEmail string
 	perIP      int
 	pg         bool
+	noOwner    bool // leave the server unset-up, its setup token unused
 }
 
 // onBoth runs a test on SQLite and, when enabled, on PostgreSQL.
@@ -150,6 +151,13 @@ func start(t testing.TB, o options) *env {
 	}
 	if err := db.PutSetting(ctx, server.SetupTokenSetting, server.HashSetupToken(token)); err != nil {
 		t.Fatal(err)
+	}
+	if !o.noOwner {
+		now := time.Now().UTC()
+		if _, err := db.ClaimSetup(ctx, server.SetupTokenSetting, server.HashSetupToken(token),
+			store.User{Email: "owner@example.com", PasswordHash: "x", Role: store.RoleOwner, CreatedAt: now, PasswordChangedAt: now}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	anon, err := client.New(hs.URL, "", hs.Client())
 	if err != nil {
@@ -237,7 +245,7 @@ const sampleDiff = "diff --git a/app.py b/app.py\n--- a/app.py\n+++ b/app.py\n@@
 // concurrently.
 func TestSetupTokenWorksOnce(t *testing.T) {
 	onBoth(t, func(t *testing.T, pg bool) {
-		e := start(t, options{pg: pg})
+		e := start(t, options{pg: pg, noOwner: true})
 		ctx := context.Background()
 		if _, err := e.anon.Setup(ctx, "wrong-token", "owner@example.com", password); status(err) != 401 {
 			t.Errorf("Setup with a wrong token = %v, want 401", err)
@@ -248,7 +256,11 @@ func TestSetupTokenWorksOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if u, err := e.anon.Setup(ctx, e.setup, fmt.Sprintf("owner%d@example.com", i), password); err == nil {
+				u, err := e.anon.Setup(ctx, e.setup, fmt.Sprintf("owner%d@example.com", i), password)
+				if err != nil && status(err) != 401 {
+					t.Errorf("concurrent Setup = %v, want success or 401", err)
+				}
+				if err == nil {
 					if u.Role != "owner" {
 						t.Errorf("setup made role %q, want owner", u.Role)
 					}
@@ -264,7 +276,7 @@ func TestSetupTokenWorksOnce(t *testing.T) {
 }
 
 func TestSetupBoundToAdminEmail(t *testing.T) {
-	e := start(t, options{adminEmail: "boss@example.com"})
+	e := start(t, options{adminEmail: "boss@example.com", noOwner: true})
 	if _, err := e.anon.Setup(context.Background(), e.setup, "mallory@example.com", password); status(err) != 403 {
 		t.Errorf("Setup for another email = %v, want 403", err)
 	}
@@ -637,9 +649,19 @@ func TestReviewBadInput(t *testing.T) {
 	if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") == "" {
 		t.Errorf("no credentials: %d, want 401 with WWW-Authenticate", resp.StatusCode)
 	}
-	resp, _ = e.raw("GET", "/v1/nope", at, "", nil)
-	if resp.StatusCode != 404 || resp.Header.Get("Content-Type") != "application/problem+json" {
-		t.Errorf("unknown route: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	for _, c := range []struct {
+		method, path string
+		want         int
+	}{{"GET", "/v1/nope", 404}, {"GET", "/nope", 404}, {"GET", "/v1/keys/abc", 405}, {"PUT", "/v1/reviews", 405}} {
+		resp, body := e.raw(c.method, c.path, at, "", nil)
+		var p server.Problem
+		if resp.StatusCode != c.want || resp.Header.Get("Content-Type") != "application/problem+json" ||
+			json.Unmarshal(body, &p) != nil || p.Status != c.want || p.RequestID == "" {
+			t.Errorf("%s %s: %d %s %s, want a %d problem", c.method, c.path, resp.StatusCode, resp.Header.Get("Content-Type"), body, c.want)
+		}
+		if c.want == 405 && resp.Header.Get("Allow") == "" {
+			t.Errorf("%s %s: 405 without Allow", c.method, c.path)
+		}
 	}
 }
 
@@ -743,7 +765,11 @@ func TestDiffIsNeverStored(t *testing.T) {
 	e.raw("POST", "/v1/reviews", tok.AccessToken, "text/x-diff", strings.NewReader("diff --git a/x b/x\n--- a/x\n+++ b/x\n@@ -1,9 +1,9 @@\n+"+marker+"\n"))
 	e.raw("POST", "/v1/reviews", tok.AccessToken, "application/json", strings.NewReader(`{"diff":"`+marker+`","extra":1}`))
 	e.flush()
-	rows, err := e.db.ListRequestLogs(context.Background(), 1, 100)
+	me, err := ada.Me(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := e.db.ListRequestLogs(context.Background(), me.ID, 100)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -891,4 +917,50 @@ func (b blockingReviewer) Review(ctx context.Context, _ *diff.Diff) (*review.Rep
 	close(b.started)
 	<-b.release
 	return &review.Report{}, nil
+}
+
+// K2, K3: sandbox keys only review; keys made by keys cannot manage keys
+// and do not outlive their maker; names are printable.
+func TestKeyEscalation(t *testing.T) {
+	e := start(t, options{})
+	ctx := context.Background()
+	ada, _ := e.user("ada@example.com")
+	if _, err := ada.CreateKey(ctx, client.NewKey{Name: "sb", Sandbox: true, Scopes: []string{"keys:manage"}}); status(err) != 400 {
+		t.Errorf("sandbox key with keys:manage = %v, want 400", err)
+	}
+	mgr, err := ada.CreateKey(ctx, client.NewKey{Name: "mgr", Scopes: []string{"keys:manage", "reviews:write"}, ExpiresIn: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := e.anon.WithToken(mgr.Key)
+	if _, err := m.CreateKey(ctx, client.NewKey{Name: "clone", Scopes: []string{"keys:manage"}}); status(err) != 403 {
+		t.Errorf("a key minting a keys:manage key = %v, want 403", err)
+	}
+	child, err := m.CreateKey(ctx, client.NewKey{Name: "child", Scopes: []string{"reviews:write"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if child.ExpiresAt == nil || child.ExpiresAt.After(*mgr.ExpiresAt) {
+		t.Errorf("child key expires %v, parent %v: a child must not outlive its maker", child.ExpiresAt, mgr.ExpiresAt)
+	}
+	for _, name := range []string{"a\x00b", "evil\x1b[2J", "tab\there"} {
+		if _, err := ada.CreateKey(ctx, client.NewKey{Name: name}); status(err) != 400 {
+			t.Errorf("key name %q = %v, want 400", name, err)
+		}
+	}
+}
+
+// Signup waits for the owner: nobody can take the server (or the owner's
+// address) before setup.
+func TestSignupBeforeSetup(t *testing.T) {
+	e := start(t, options{noOwner: true})
+	if err := e.anon.Signup(context.Background(), "early@example.com", password); status(err) != 403 {
+		t.Errorf("Signup before setup = %v, want 403", err)
+	}
+	if _, err := e.anon.Setup(context.Background(), e.setup, "owner@example.com", password); err != nil {
+		t.Fatalf("Setup = %v", err)
+	}
+	if err := e.anon.Signup(context.Background(), "later@example.com", password); err != nil {
+		t.Errorf("Signup after setup = %v", err)
+	}
 }

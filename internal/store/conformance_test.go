@@ -165,6 +165,8 @@ func runConformance(t *testing.T, open opener) {
 		{"Credits", testCredits},
 		{"CreditsConcurrentSpend", testCreditsConcurrent},
 		{"PurchaseOnce", testPurchaseOnce},
+		{"RotateGraceSuccessorUsed", testRotateGraceSuccessorUsed},
+		{"ClaimSetup", testClaimSetup},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -874,7 +876,7 @@ var codeWords = []string{
 var textColumns = []string{
 	"users.email", "users.password_hash", "users.role",
 	"sessions.id",
-	"refresh_tokens.token_hash", "refresh_tokens.session_id",
+	"refresh_tokens.token_hash", "refresh_tokens.session_id", "refresh_tokens.parent_hash",
 	"api_keys.id", "api_keys.name", "api_keys.key_hash", "api_keys.scopes",
 	"request_logs.request_id", "request_logs.key_id", "request_logs.method", "request_logs.route",
 	"request_logs.reviewers", "request_logs.models",
@@ -1092,5 +1094,65 @@ func testPurchaseOnce(t *testing.T, c conformance) {
 	wg.Wait()
 	if bal, _ := db.Balance(ctx, u.ID); applied.Load() != 1 || bal != 500 {
 		t.Errorf("event applied %d times, balance %d; want once and 500", applied.Load(), bal)
+	}
+}
+
+// A2: inside the grace window a used token works again only while no token
+// rotated from it has been used; a replay after that revokes the session.
+func testRotateGraceSuccessorUsed(t *testing.T, c conformance) {
+	ctx := context.Background()
+	db := c.db
+	u := mkUser(t, db, "ada@example.com")
+	s := mkSession(t, db, u.ID, "sess-g", "t1")
+	const grace = time.Minute
+	if _, err := db.RotateRefresh(ctx, hashOf("t1"), hashOf("t2"), t0, grace); err != nil {
+		t.Fatalf("rotate t1 = %v", err)
+	}
+	// A concurrent refresh of t1 within the window is fine while t2 is unused.
+	if _, err := db.RotateRefresh(ctx, hashOf("t1"), hashOf("t2b"), t0.Add(time.Second), grace); err != nil {
+		t.Fatalf("second use of t1 inside the window = %v", err)
+	}
+	if _, err := db.RotateRefresh(ctx, hashOf("t2"), hashOf("t3"), t0.Add(2*time.Second), grace); err != nil {
+		t.Fatalf("rotate t2 = %v", err)
+	}
+	// t2 has been used: t1 again, even inside the window, is a replay.
+	_, err := db.RotateRefresh(ctx, hashOf("t1"), hashOf("t4"), t0.Add(3*time.Second), grace)
+	wantKind(t, "replay of t1 after its successor was used", err, apperr.Unauthorized)
+	if ok, _ := db.SessionActive(ctx, s.ID, t0.Add(4*time.Second)); ok {
+		t.Error("session still active after a replay")
+	}
+	// Unknown tokens are refused without touching anything.
+	_, err = db.RotateRefresh(ctx, hashOf("never-issued"), hashOf("x"), t0, grace)
+	wantKind(t, "unknown token", err, apperr.Unauthorized)
+}
+
+// The setup token is consumed only together with creating the owner.
+func testClaimSetup(t *testing.T, c conformance) {
+	ctx := context.Background()
+	db := c.db
+	if err := db.PutSetting(ctx, "setup", "good"); err != nil {
+		t.Fatal(err)
+	}
+	owner := User{Email: "owner@example.com", PasswordHash: "h", Role: RoleOwner, CreatedAt: t0, PasswordChangedAt: t0}
+	mkUser(t, db, "owner@example.com") // squatted by a signup
+	if _, err := db.ClaimSetup(ctx, "setup", "good", owner); apperr.KindOf(err) != apperr.Conflict {
+		t.Fatalf("ClaimSetup with a taken email = %v, want Conflict", err)
+	}
+	if _, err := db.ClaimSetup(ctx, "setup", "bad", User{Email: "o2@example.com", Role: RoleOwner, CreatedAt: t0, PasswordChangedAt: t0}); apperr.KindOf(err) != apperr.Unauthorized {
+		t.Errorf("ClaimSetup with a wrong token = %v, want Unauthorized", err)
+	}
+	if ok, _ := db.OwnerExists(ctx); ok {
+		t.Fatal("an owner exists before setup succeeded")
+	}
+	owner.Email = "boss@example.com"
+	got, err := db.ClaimSetup(ctx, "setup", "good", owner)
+	if err != nil || got.ID == 0 {
+		t.Fatalf("ClaimSetup after a failed attempt = %+v, %v; the token must have survived", got, err)
+	}
+	if _, err := db.ClaimSetup(ctx, "setup", "good", User{Email: "o3@example.com", Role: RoleOwner, CreatedAt: t0, PasswordChangedAt: t0}); apperr.KindOf(err) != apperr.Unauthorized {
+		t.Errorf("second ClaimSetup = %v, want Unauthorized", err)
+	}
+	if ok, _ := db.OwnerExists(ctx); !ok {
+		t.Error("OwnerExists = false after setup")
 	}
 }

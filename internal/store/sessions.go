@@ -56,6 +56,15 @@ func (db *DB) CreateSession(ctx context.Context, s Session, firstRefreshHash []b
 func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash []byte, now time.Time, grace time.Duration) (Session, error) {
 	// Measure the grace window at the precision used_at is stored with.
 	now = now.UTC().Truncate(time.Microsecond)
+	// An unknown token is refused from the read pool: a flood of made-up
+	// tokens must not queue for the single SQLite writer.
+	var known int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM refresh_tokens WHERE token_hash = $1`, oldHash).Scan(&known); err != nil {
+		return Session{}, fmt.Errorf("rotate refresh: look up token: %w", err)
+	}
+	if known == 0 {
+		return Session{}, errBadRefresh()
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return Session{}, fmt.Errorf("rotate refresh: begin: %w", err)
@@ -90,12 +99,24 @@ func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash []byte, now ti
 		Scan(nullTimeCol{&usedAt}); err != nil {
 		return Session{}, fmt.Errorf("rotate refresh: read token: %w", err)
 	}
+	// Inside the grace window a used token may be presented again by a
+	// concurrent refresh of the rightful client, but only while no token
+	// rotated from it has been used: after that, it is a replay.
+	successorUsed := false
+	if usedAt != nil && grace > 0 && now.Sub(*usedAt) <= grace {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM refresh_tokens WHERE parent_hash = $1 AND used_at IS NOT NULL`, oldHash).
+			Scan(&n); err != nil {
+			return Session{}, fmt.Errorf("rotate refresh: read successors: %w", err)
+		}
+		successorUsed = n > 0
+	}
 	switch {
 	case usedAt == nil:
 		if _, err := tx.ExecContext(ctx, `UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1`, oldHash, db.ts(now)); err != nil {
 			return Session{}, fmt.Errorf("rotate refresh: mark used: %w", err)
 		}
-	case grace > 0 && now.Sub(*usedAt) <= grace:
+	case grace > 0 && now.Sub(*usedAt) <= grace && !successorUsed:
 		// A concurrent refresh by the rightful client: issue another token.
 	default:
 		if _, err := tx.ExecContext(ctx, `UPDATE sessions SET revoked_at = $2 WHERE id = $1`, s.ID, db.ts(now)); err != nil {
@@ -107,8 +128,8 @@ func (db *DB) RotateRefresh(ctx context.Context, oldHash, newHash []byte, now ti
 		return Session{}, errBadRefresh()
 	}
 	if _, err := tx.ExecContext(ctx,
-		`INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES ($1, $2, $3)`,
-		newHash, s.ID, db.ts(now)); err != nil {
+		`INSERT INTO refresh_tokens (token_hash, session_id, created_at, parent_hash) VALUES ($1, $2, $3, $4)`,
+		newHash, s.ID, db.ts(now), oldHash); err != nil {
 		if isUnique(err) {
 			return Session{}, apperr.Wrap(apperr.Conflict, "refresh token already exists", err)
 		}

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"crypto/subtle"
 	"database/sql"
 	"fmt"
 	"time"
@@ -25,7 +26,15 @@ func (db *DB) CreateUser(ctx context.Context, u User) (User, error) {
 	default:
 		return User{}, apperr.Newf(apperr.Invalid, "unknown role %q", u.Role)
 	}
-	err := db.w.QueryRowContext(ctx,
+	return db.insertUser(ctx, db.w, u)
+}
+
+type queryRower interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+func (db *DB) insertUser(ctx context.Context, q queryRower, u User) (User, error) {
+	err := q.QueryRowContext(ctx,
 		`INSERT INTO users (email, password_hash, role, created_at, password_changed_at)
 		 VALUES ($1, $2, $3, $4, $5) RETURNING id`,
 		u.Email, u.PasswordHash, u.Role, db.ts(u.CreatedAt), db.ts(u.PasswordChangedAt)).Scan(&u.ID)
@@ -97,4 +106,54 @@ func (db *DB) SetPassword(ctx context.Context, userID int64, hash string, now ti
 		}
 		return nil
 	})
+}
+
+// ClaimSetup creates the owner account with the one-time setup token whose
+// stored value is want, in one transaction: the token is consumed only
+// when the account is created, so a failed attempt (the email taken, say)
+// leaves it usable. A wrong or used token is Unauthorized.
+func (db *DB) ClaimSetup(ctx context.Context, key, want string, u User) (User, error) {
+	if u.Role != RoleOwner {
+		return User{}, apperr.New(apperr.Invalid, "setup creates the owner")
+	}
+	var out User
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var v string
+		err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = $1`+db.forUpdate(), key).Scan(&v)
+		if noRows(err) {
+			return apperr.New(apperr.Unauthorized, "invalid or used setup token")
+		}
+		if err != nil {
+			return fmt.Errorf("claim setup: %w", err)
+		}
+		if subtle.ConstantTimeCompare([]byte(v), []byte(want)) != 1 {
+			return apperr.New(apperr.Unauthorized, "invalid or used setup token")
+		}
+		if out, err = db.insertUser(ctx, tx, u); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, `DELETE FROM settings WHERE key = $1`, key); err != nil {
+			return fmt.Errorf("claim setup: %w", err)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// OwnerExists reports whether the server has its owner account.
+func (db *DB) OwnerExists(ctx context.Context) (bool, error) {
+	var n int
+	if err := db.r.QueryRowContext(ctx, `SELECT count(*) FROM users WHERE role = $1`, RoleOwner).Scan(&n); err != nil {
+		return false, fmt.Errorf("owner exists: %w", err)
+	}
+	return n > 0, nil
+}
+
+// UpdatePasswordHash replaces the stored hash of the same password (a
+// rehash at a new bcrypt cost); sessions stay valid.
+func (db *DB) UpdatePasswordHash(ctx context.Context, userID int64, hash string) error {
+	if _, err := db.w.ExecContext(ctx, `UPDATE users SET password_hash = $2 WHERE id = $1`, userID, hash); err != nil {
+		return fmt.Errorf("update password hash: %w", err)
+	}
+	return nil
 }
