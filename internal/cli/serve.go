@@ -21,6 +21,7 @@ import (
 	"github.com/diffgate/diffgate/internal/account"
 	"github.com/diffgate/diffgate/internal/apikey"
 	"github.com/diffgate/diffgate/internal/cache"
+	"github.com/diffgate/diffgate/internal/credits"
 	"github.com/diffgate/diffgate/internal/ratelimit"
 	"github.com/diffgate/diffgate/internal/redact"
 	"github.com/diffgate/diffgate/internal/review"
@@ -46,6 +47,9 @@ type serveFlags struct {
 	jwtKeys        string
 	keyPepper      string
 	logLevel       string
+	prices         string
+	freeCredits    string
+	lowBalance     string
 	providers      reviewFlags // --reviewer and the provider flags, shared with review
 }
 
@@ -66,6 +70,9 @@ func (sf *serveFlags) register(ef *envFlags) {
 	ef.str(&sf.bcryptCost, "bcrypt-cost", "DIFFGATE_BCRYPT_COST", "12", "bcrypt `cost` of password hashes (at least 12)")
 	ef.str(&sf.jwtKeys, "jwt-keys", "DIFFGATE_JWT_KEYS", "", "`FILE` of the token signing keyring (default: generated in --data-dir/secrets)")
 	ef.str(&sf.keyPepper, "key-pepper", "DIFFGATE_KEY_PEPPER", "", "`FILE` of the API-key hashing pepper (default: generated in --data-dir/secrets)")
+	ef.str(&sf.prices, "prices", "DIFFGATE_PRICES", "", "credit `prices` per reviewer, e.g. builtin=1,anthropic:in=3/1k,anthropic:out=15/1k,openai=flat:20 (default: builtin 1 a review, LLMs 3/1k input and 15/1k output tokens)")
+	ef.str(&sf.freeCredits, "free-credits", "DIFFGATE_FREE_CREDITS", "1000", "credits granted to every new account (`N`, 0 for none)")
+	ef.str(&sf.lowBalance, "low-balance", "DIFFGATE_LOW_BALANCE", "100", "balance (`N` credits) whose crossing raises a credits.low event")
 	ef.str(&sf.logLevel, "log-level", "DIFFGATE_LOG_LEVEL", "info", "`level` of the JSON logs on stderr: debug, info, warn, error")
 	sf.providers.registerProviders(ef)
 }
@@ -290,6 +297,19 @@ func (sf *serveFlags) config() (server.Config, error) {
 	}
 	if cfg.RefreshLifetime, err = time.ParseDuration(sf.refreshLife); err != nil || cfg.RefreshLifetime < time.Hour {
 		return cfg, usagef("--refresh-lifetime %q: want a duration of at least 1h", sf.refreshLife)
+	}
+	if sf.prices != "" {
+		p, err := credits.ParsePrices(sf.prices)
+		if err != nil {
+			return cfg, usagef("--prices: %v", err)
+		}
+		cfg.Prices = &p
+	}
+	if cfg.FreeCredits, err = strconv.ParseInt(sf.freeCredits, 10, 64); err != nil || cfg.FreeCredits < 0 {
+		return cfg, usagef("--free-credits %q: want a whole number, 0 or more", sf.freeCredits)
+	}
+	if cfg.LowBalance, err = strconv.ParseInt(sf.lowBalance, 10, 64); err != nil || cfg.LowBalance < 0 {
+		return cfg, usagef("--low-balance %q: want a whole number, 0 or more", sf.lowBalance)
 	}
 	cfg.AllowSignup = sf.allowSignup
 	return cfg, nil

@@ -259,3 +259,54 @@ func (c *Client) Requests(ctx context.Context, limit int) ([]RequestLog, error) 
 	err := c.doJSON(ctx, http.MethodGet, fmt.Sprintf("/v1/requests?limit=%d", limit), nil, &out)
 	return out.Requests, err
 }
+
+// Quote is what a review would reserve.
+type Quote struct {
+	Credits   int64    `json:"credits"`
+	Balance   int64    `json:"balance"`
+	Reviewers []string `json:"reviewers"`
+	Sandbox   bool     `json:"sandbox"`
+}
+
+// QuoteReview asks what reviewing diff would reserve.
+func (c *Client) QuoteReview(ctx context.Context, diff []byte, reviewers []string) (Quote, error) {
+	path := "/v1/reviews/quote"
+	if len(reviewers) > 0 {
+		path += "?reviewers=" + url.QueryEscape(strings.Join(reviewers, ","))
+	}
+	var q Quote
+	_, err := c.do(ctx, http.MethodPost, path, "text/x-diff", bytes.NewReader(diff), &q)
+	return q, err
+}
+
+// LedgerEntry is one movement of credits.
+type LedgerEntry struct {
+	ID           int64     `json:"id"`
+	Kind         string    `json:"kind"`
+	Amount       int64     `json:"amount"`
+	BalanceAfter int64     `json:"balance_after"`
+	Reference    string    `json:"reference"`
+	At           time.Time `json:"at"`
+}
+
+// Credits is a balance with its latest ledger entries.
+type Credits struct {
+	Balance int64         `json:"balance"`
+	Entries []LedgerEntry `json:"entries"`
+}
+
+// Credits shows the caller's balance and ledger.
+func (c *Client) Credits(ctx context.Context) (Credits, error) {
+	var out Credits
+	err := c.doJSON(ctx, http.MethodGet, "/v1/credits", nil, &out)
+	return out, err
+}
+
+// Grant gives credits to the account of email (owner or admin only).
+func (c *Client) Grant(ctx context.Context, email string, amount int64, reason string) (int64, error) {
+	var out struct {
+		Balance int64 `json:"balance"`
+	}
+	err := c.doJSON(ctx, http.MethodPost, "/v1/admin/credits", map[string]any{"email": email, "amount": amount, "reason": reason}, &out)
+	return out.Balance, err
+}

@@ -125,6 +125,7 @@ func (s *Server) handleSetup(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	s.grantFree(ctx, u.ID)
 	s.log.InfoContext(ctx, "owner account created", "user_id", u.ID)
 	writeJSON(w, http.StatusCreated, userJSON(u))
 }
@@ -170,10 +171,13 @@ func (s *Server) handleSignup(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.Now().UTC()
-	_, err = s.Store.CreateUser(r.Context(), store.User{Email: email, PasswordHash: hash, Role: store.RoleUser, CreatedAt: now, PasswordChangedAt: now})
+	u, err := s.Store.CreateUser(r.Context(), store.User{Email: email, PasswordHash: hash, Role: store.RoleUser, CreatedAt: now, PasswordChangedAt: now})
 	if err != nil && apperr.KindOf(err) != apperr.Conflict {
 		s.writeError(w, r, err)
 		return
+	}
+	if err == nil {
+		s.grantFree(r.Context(), u.ID)
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"status": "accepted", "next": "log in with POST /v1/auth/login"})
 }

@@ -11,11 +11,19 @@ import (
 
 	"github.com/diffgate/diffgate/internal/apperr"
 	"github.com/diffgate/diffgate/internal/cache"
+	"github.com/diffgate/diffgate/internal/credits"
 	"github.com/diffgate/diffgate/internal/diff"
 	"github.com/diffgate/diffgate/internal/ratelimit"
 	"github.com/diffgate/diffgate/internal/report"
 	"github.com/diffgate/diffgate/internal/review"
 )
+
+// reviewAnswer is a review's JSON answer: the report document and, for
+// live keys and sessions, what it cost.
+type reviewAnswer struct {
+	*report.Document
+	Credits *CreditsInfo `json:"credits,omitempty"`
+}
 
 // ReviewRequest is the JSON form of POST /v1/reviews. The raw form sends
 // the diff as the body (text/x-diff) and the reviewers as ?reviewers=a,b.
@@ -56,7 +64,7 @@ func (s *Server) handleReview(w http.ResponseWriter, r *http.Request) {
 
 	key := cache.Key([]byte(itoa(p.UserID)), []byte(strings.Join(names, ",")), text)
 	if b, ok, err := s.Cache.Get(ctx, key); err == nil && ok {
-		var doc report.Document
+		var doc reviewAnswer
 		if json.Unmarshal(b, &doc) == nil {
 			entry.set(func(e *logEntry) { e.cached, e.findings, e.models = true, len(doc.Findings), modelsOf(doc.Reviewers) })
 			w.Header().Set("X-Diffgate-Cache", "hit")
@@ -75,12 +83,28 @@ func (s *Server) handleReview(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	// Reserve before any reviewer runs; settle with the real cost after
+	// (charge on success only: a failed reviewer costs nothing).
+	quote := credits.ForKey(p.Sandbox, credits.Quote(*s.Config.Prices, names, len(text)))
+	res0, err := s.reserve(ctx, p, quote, requestID(ctx))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
 	s.wg.Add(1)
 	defer s.wg.Done()
 	rctx, cancel := context.WithTimeout(ctx, s.Config.ReviewTimeout)
 	defer cancel()
 	res := review.Run(rctx, parsed, reviewers, review.Options{Now: s.Now})
-	doc := report.NewDocument(res)
+	charged, balance, err := s.settle(ctx, res0, credits.ForKey(p.Sandbox, credits.Cost(*s.Config.Prices, res.Reviewers)))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	doc := reviewAnswer{Document: report.NewDocument(res)}
+	if !p.Sandbox {
+		doc.Credits = &CreditsInfo{Quoted: int64(quote), Charged: charged, Balance: balance}
+	}
 	b, err := json.Marshal(doc)
 	if err != nil {
 		s.writeError(w, r, err)

@@ -34,7 +34,10 @@ func (s *Server) routeTable() []route {
 		{"DELETE /v1/keys/{id}", s.authed(apikey.ScopeKeysManage, false, s.handleRevokeKey)},
 
 		{"POST /v1/reviews", s.authed(apikey.ScopeReviewsWrite, false, s.handleReview)},
+		{"POST /v1/reviews/quote", s.authed(apikey.ScopeReviewsWrite, false, s.handleQuote)},
 		{"GET /v1/requests", s.authed(apikey.ScopeUsageRead, false, s.handleRequestLog)},
+		{"GET /v1/credits", s.authed(apikey.ScopeUsageRead, false, s.handleCredits)},
+		{"POST /v1/admin/credits", s.authed("", true, s.handleGrant)},
 	}
 }
 

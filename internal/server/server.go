@@ -17,6 +17,7 @@ import (
 	"github.com/diffgate/diffgate/internal/account"
 	"github.com/diffgate/diffgate/internal/apikey"
 	"github.com/diffgate/diffgate/internal/cache"
+	"github.com/diffgate/diffgate/internal/credits"
 	"github.com/diffgate/diffgate/internal/ratelimit"
 	"github.com/diffgate/diffgate/internal/review"
 	"github.com/diffgate/diffgate/internal/store"
@@ -42,6 +43,13 @@ type Config struct {
 	RefreshLifetime time.Duration
 	// AdminEmail, when set, is the only email the setup token accepts.
 	AdminEmail string
+	// Prices set each review's credit cost (L2); the zero value means
+	// credits.DefaultPrices.
+	Prices *credits.Prices
+	// FreeCredits are granted to every new account (0: none).
+	FreeCredits int64
+	// LowBalance is the threshold whose crossing raises a credits.low event.
+	LowBalance int64
 }
 
 const (
@@ -110,6 +118,10 @@ func New(d Deps) *Server {
 	}
 	if d.Now == nil {
 		d.Now = time.Now
+	}
+	if c.Prices == nil {
+		p := credits.DefaultPrices()
+		c.Prices = &p
 	}
 	s := &Server{Deps: d, log: d.Log}
 	s.reqlog = newReqLogWriter(d.Store, d.Log)

@@ -23,6 +23,7 @@ import (
 	"github.com/diffgate/diffgate/internal/apikey"
 	"github.com/diffgate/diffgate/internal/cache"
 	"github.com/diffgate/diffgate/internal/client"
+	"github.com/diffgate/diffgate/internal/credits"
 	"github.com/diffgate/diffgate/internal/diff"
 	"github.com/diffgate/diffgate/internal/ratelimit"
 	"github.com/diffgate/diffgate/internal/redact"
@@ -72,7 +73,9 @@ type options struct {
 	adminEmail string
 	perIP      int
 	pg         bool
-	noOwner    bool // leave the server unset-up, its setup token unused
+	noOwner    bool  // leave the server unset-up, its setup token unused
+	credits    int64 // free credits per new account; 0 means plenty
+	prices     string
 }
 
 // onBoth runs a test on SQLite and, when enabled, on PostgreSQL.
@@ -126,13 +129,25 @@ func start(t testing.TB, o options) *env {
 	if o.reviewers == nil {
 		o.reviewers = map[string]review.Reviewer{"builtin": rules.New()}
 	}
+	if o.credits == 0 {
+		o.credits = 1_000_000
+	}
+	var prices *credits.Prices
+	if o.prices != "" {
+		p, err := credits.ParsePrices(o.prices)
+		if err != nil {
+			t.Fatal(err)
+		}
+		prices = &p
+	}
 	grace := o.grace
 	if grace == 0 {
 		grace = -1 // no grace window unless a test asks for one
 	}
 	srv := server.New(server.Deps{
-		Config: server.Config{AllowSignup: true, RefreshGrace: grace, MaxDiffSize: o.maxDiff, AdminEmail: o.adminEmail},
-		Store:  db, Log: log, Now: time.Now,
+		Config: server.Config{AllowSignup: true, RefreshGrace: grace, MaxDiffSize: o.maxDiff, AdminEmail: o.adminEmail,
+			FreeCredits: o.credits, Prices: prices, LowBalance: 5},
+		Store: db, Log: log, Now: time.Now,
 		Passwords: account.NewTestHasher(4),
 		Tokens:    &account.Issuer{Keyring: kr},
 		Guard:     account.NewGuard(account.GuardConfig{PerIPPerMinute: o.perIP}, time.Now),
@@ -963,4 +978,118 @@ func TestSignupBeforeSetup(t *testing.T) {
 	if err := e.anon.Signup(context.Background(), "later@example.com", password); err != nil {
 		t.Errorf("Signup after setup = %v", err)
 	}
+}
+
+// L2: a balance that covers exactly N reviews lets exactly N of many
+// concurrent reviews through; the rest get 402 problems and the ledger
+// sums to a zero balance. On SQLite and PostgreSQL.
+func TestConcurrentSpend(t *testing.T) {
+	onBoth(t, func(t *testing.T, pg bool) {
+		const n, price = 6, 3
+		e := start(t, options{pg: pg, credits: n * price, prices: "builtin=3"})
+		ada, tok := e.user("ada@example.com")
+		var ok, paid atomic.Int32
+		var wg sync.WaitGroup
+		for i := range 20 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				d := strings.Replace(sampleDiff, "+1,2 @@", "+1,3 @@", 1) + fmt.Sprintf("+# %d\n", i)
+				resp, body := e.raw("POST", "/v1/reviews", tok.AccessToken, "text/x-diff", strings.NewReader(d))
+				switch resp.StatusCode {
+				case 200:
+					ok.Add(1)
+				case 402:
+					paid.Add(1)
+					if resp.Header.Get("Content-Type") != "application/problem+json" {
+						t.Errorf("402 is not a problem: %s", body)
+					}
+				default:
+					t.Errorf("status %d: %s", resp.StatusCode, body)
+				}
+			}()
+		}
+		wg.Wait()
+		if ok.Load() != n || paid.Load() != 20-n {
+			t.Errorf("%d reviews ran and %d got 402; want %d and %d", ok.Load(), paid.Load(), n, 20-n)
+		}
+		cr, err := ada.Credits(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum int64
+		for _, en := range cr.Entries {
+			sum += en.Amount
+		}
+		if cr.Balance != 0 || sum != 0 {
+			t.Errorf("balance %d, ledger sum %d; want 0 and 0", cr.Balance, sum)
+		}
+	})
+}
+
+// L2, K3: quotes, charges on success only, sandbox keys never touch the
+// ledger, and only an owner or admin grants credits.
+func TestCreditsFlow(t *testing.T) {
+	e := start(t, options{noOwner: true, credits: 100, prices: "builtin=2,fake=flat:10", reviewers: map[string]review.Reviewer{"builtin": rules.New(), "fake": failing{}}})
+	ctx := context.Background()
+	if _, err := e.anon.Setup(ctx, e.setup, "boss@example.com", password); err != nil {
+		t.Fatal(err)
+	}
+	ada, _ := e.user("ada@example.com")
+	q, err := ada.QuoteReview(ctx, []byte(sampleDiff), []string{"builtin", "fake"})
+	if err != nil || q.Credits != 12 || q.Balance != 100 {
+		t.Fatalf("QuoteReview = %+v, %v; want 12 credits of a 100 balance", q, err)
+	}
+	// The fake reviewer fails: only builtin's 2 credits are charged.
+	resp, body := e.raw("POST", "/v1/reviews?reviewers=builtin,fake", mustToken(t, ada), "text/x-diff", strings.NewReader(sampleDiff))
+	var answer struct {
+		Credits server.CreditsInfo `json:"credits"`
+	}
+	if resp.StatusCode != 200 || json.Unmarshal(body, &answer) != nil {
+		t.Fatalf("review: %d %s", resp.StatusCode, body)
+	}
+	if answer.Credits != (server.CreditsInfo{Quoted: 12, Charged: 2, Balance: 98}) {
+		t.Errorf("credits of the answer = %+v, want quoted 12, charged 2, balance 98", answer.Credits)
+	}
+	sb, err := ada.CreateKey(ctx, client.NewKey{Name: "sb", Sandbox: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := ada.Credits(ctx)
+	if _, err := e.anon.WithToken(sb.Key).Review(ctx, []byte(strings.Replace(sampleDiff, "+1,2 @@", "+1,3 @@", 1)+"+# sandbox\n"), nil); err != nil {
+		t.Fatalf("sandbox review = %v", err)
+	}
+	after, _ := ada.Credits(ctx)
+	if after.Balance != before.Balance || len(after.Entries) != len(before.Entries) {
+		t.Errorf("a sandbox review touched the ledger: %d entries → %d", len(before.Entries), len(after.Entries))
+	}
+	if _, err := ada.Grant(ctx, "ada@example.com", 50, "self"); status(err) != 403 {
+		t.Errorf("a user granting credits = %v, want 403", err)
+	}
+	boss, err := e.anon.Login(ctx, "boss@example.com", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bal, err := e.anon.WithToken(boss.AccessToken).Grant(ctx, "ada@example.com", 50, "support"); err != nil || bal != 148 {
+		t.Errorf("owner Grant = %d, %v; want balance 148", bal, err)
+	}
+	if _, err := e.anon.WithToken(boss.AccessToken).Grant(ctx, "nobody@example.com", 50, ""); status(err) != 404 {
+		t.Errorf("Grant to an unknown account = %v, want 404", err)
+	}
+}
+
+type failing struct{}
+
+func (failing) Name() string { return "fake" }
+func (failing) Review(context.Context, *diff.Diff) (*review.Report, error) {
+	return nil, errors.New("fake: 503 unavailable")
+}
+
+func mustToken(t *testing.T, c *client.Client) string {
+	t.Helper()
+	k, err := c.CreateKey(context.Background(), client.NewKey{Name: "tok", Scopes: []string{"reviews:write"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Key
 }

@@ -1,0 +1,185 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/diffgate/diffgate/internal/account"
+	"github.com/diffgate/diffgate/internal/apperr"
+	"github.com/diffgate/diffgate/internal/credits"
+	"github.com/diffgate/diffgate/internal/store"
+)
+
+// CreditsInfo is what a review cost, shown in its answer (L2).
+type CreditsInfo struct {
+	Quoted  int64 `json:"quoted"`
+	Charged int64 `json:"charged"`
+	Balance int64 `json:"balance"`
+}
+
+// reservation holds the credits reserved for one review until it settles.
+type reservation struct {
+	userID   int64
+	amount   int64
+	before   int64 // balance before reserving
+	ref      string
+	disabled bool // sandbox: the ledger is never touched (K3)
+}
+
+// reserve takes the quoted credits before any reviewer runs, or answers
+// 402 when the balance does not cover them (L2).
+func (s *Server) reserve(ctx context.Context, p *Principal, quote credits.Amount, ref string) (*reservation, error) {
+	if p.Sandbox {
+		return &reservation{disabled: true}, nil
+	}
+	before, err := s.Store.Balance(ctx, p.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Store.Debit(ctx, p.UserID, int64(quote), store.LedgerReserve, ref, s.Now().UTC()); err != nil {
+		if apperr.KindOf(err) == apperr.PaymentRequired {
+			return nil, apperr.Newf(apperr.PaymentRequired, "this review needs %d credits and the balance is %d", quote, before)
+		}
+		return nil, err
+	}
+	return &reservation{userID: p.UserID, amount: int64(quote), before: before, ref: ref}, nil
+}
+
+// settle charges the real cost (never more than reserved) and releases the
+// rest; with cost 0 (a failed review) everything is released. It runs on a
+// context of its own so a client that hung up cannot leave credits held.
+func (s *Server) settle(ctx context.Context, r *reservation, cost credits.Amount) (charged, balance int64, err error) {
+	if r.disabled {
+		return 0, 0, nil
+	}
+	charged = int64(credits.Settle(credits.Amount(r.amount), cost))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	balance, err = s.Store.Settle(sctx, r.userID, r.amount, charged, r.ref, s.Now().UTC())
+	if err != nil {
+		return 0, 0, err
+	}
+	if credits.CrossedBelow(credits.Amount(r.before), credits.Amount(balance), credits.Amount(s.Config.LowBalance)) {
+		s.log.InfoContext(ctx, "credits low", "user_id", r.userID, "balance", balance, "threshold", s.Config.LowBalance)
+	}
+	return charged, balance, nil
+}
+
+type quoteResponse struct {
+	Credits   int64    `json:"credits"`
+	Balance   int64    `json:"balance"`
+	Reviewers []string `json:"reviewers"`
+	Sandbox   bool     `json:"sandbox"`
+}
+
+// handleQuote tells what a review would reserve, without running it.
+func (s *Server) handleQuote(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r.Context())
+	text, names, err := s.readReview(w, r)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if _, err := s.pickReviewers(p, names); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	bal, err := s.Store.Balance(r.Context(), p.UserID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	q := credits.ForKey(p.Sandbox, credits.Quote(*s.Config.Prices, names, len(text)))
+	writeJSON(w, http.StatusOK, quoteResponse{Credits: int64(q), Balance: bal, Reviewers: names, Sandbox: p.Sandbox})
+}
+
+type ledgerRow struct {
+	ID           int64     `json:"id"`
+	Kind         string    `json:"kind"`
+	Amount       int64     `json:"amount"`
+	BalanceAfter int64     `json:"balance_after"`
+	Reference    string    `json:"reference"`
+	At           time.Time `json:"at"`
+}
+
+// handleCredits shows the caller's balance and latest ledger entries.
+func (s *Server) handleCredits(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r.Context())
+	bal, err := s.Store.Balance(r.Context(), p.UserID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	entries, err := s.Store.Ledger(r.Context(), p.UserID, 100)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := make([]ledgerRow, 0, len(entries))
+	for _, e := range entries {
+		out = append(out, ledgerRow{ID: e.ID, Kind: e.Kind, Amount: e.Amount, BalanceAfter: e.BalanceAfter, Reference: e.Reference, At: e.CreatedAt})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"balance": bal, "entries": out})
+}
+
+type grantRequest struct {
+	Email  string `json:"email"`
+	Amount int64  `json:"amount"`
+	Reason string `json:"reason"`
+}
+
+// handleGrant lets the owner or an admin grant credits to an account.
+func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r.Context())
+	caller, err := s.Store.UserByID(r.Context(), p.UserID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if caller.Role != store.RoleOwner && caller.Role != store.RoleAdmin {
+		s.writeError(w, r, apperr.New(apperr.Forbidden, "only the owner or an admin can grant credits"))
+		return
+	}
+	var req grantRequest
+	if err := decodeJSON(w, r, maxJSONBody, &req); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if req.Amount <= 0 || req.Amount > 1_000_000_000 {
+		s.writeError(w, r, apperr.New(apperr.Invalid, "amount must be from 1 to 1000000000"))
+		return
+	}
+	email, err := account.NormalizeEmail(req.Email)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	u, err := s.Store.UserByEmail(r.Context(), email)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	reason := strings.TrimSpace(req.Reason)
+	if len(reason) > 200 || strings.ContainsFunc(reason, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		s.writeError(w, r, apperr.New(apperr.Invalid, "reason must be at most 200 printable characters"))
+		return
+	}
+	bal, err := s.Store.Credit(r.Context(), u.ID, req.Amount, store.LedgerGrant, "grant by user "+itoa(caller.ID)+": "+reason, s.Now().UTC())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int64{"user_id": u.ID, "balance": bal})
+}
+
+// grantFree gives a new account its free credits, if the server grants any.
+func (s *Server) grantFree(ctx context.Context, userID int64) {
+	if s.Config.FreeCredits <= 0 {
+		return
+	}
+	if _, err := s.Store.Credit(ctx, userID, s.Config.FreeCredits, store.LedgerGrant, "welcome", s.Now().UTC()); err != nil {
+		s.log.ErrorContext(ctx, "grant free credits", "user_id", userID, "error", err)
+	}
+}
