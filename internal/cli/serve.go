@@ -20,6 +20,7 @@ import (
 
 	"github.com/diffgate/diffgate/internal/account"
 	"github.com/diffgate/diffgate/internal/apikey"
+	"github.com/diffgate/diffgate/internal/billing"
 	"github.com/diffgate/diffgate/internal/cache"
 	"github.com/diffgate/diffgate/internal/credits"
 	"github.com/diffgate/diffgate/internal/ratelimit"
@@ -50,6 +51,10 @@ type serveFlags struct {
 	prices         string
 	freeCredits    string
 	lowBalance     string
+	stripePacks    string
+	stripeSuccess  string
+	stripeCancel   string
+	stripeAPI      string
 	providers      reviewFlags // --reviewer and the provider flags, shared with review
 }
 
@@ -73,6 +78,10 @@ func (sf *serveFlags) register(ef *envFlags) {
 	ef.str(&sf.prices, "prices", "DIFFGATE_PRICES", "", "credit `prices` per reviewer, e.g. builtin=1,anthropic:in=3/1k,anthropic:out=15/1k,openai=flat:20 (default: builtin 1 a review, LLMs 3/1k input and 15/1k output tokens)")
 	ef.str(&sf.freeCredits, "free-credits", "DIFFGATE_FREE_CREDITS", "1000", "credits granted to every new account (`N`, 0 for none)")
 	ef.str(&sf.lowBalance, "low-balance", "DIFFGATE_LOW_BALANCE", "100", "balance (`N` credits) whose crossing raises a credits.low event")
+	ef.str(&sf.stripePacks, "stripe-packs", "DIFFGATE_STRIPE_PACKS", "", "credit `packs` on sale: id=price_id:credits,… e.g. small=price_123:1000 (billing needs DIFFGATE_STRIPE_SECRET_KEY and DIFFGATE_STRIPE_WEBHOOK_SECRET)")
+	ef.str(&sf.stripeSuccess, "stripe-success-url", "DIFFGATE_STRIPE_SUCCESS_URL", "", "`URL` Stripe Checkout returns to after paying")
+	ef.str(&sf.stripeCancel, "stripe-cancel-url", "DIFFGATE_STRIPE_CANCEL_URL", "", "`URL` Stripe Checkout returns to when the user gives up")
+	ef.str(&sf.stripeAPI, "stripe-api-base", "DIFFGATE_STRIPE_API_BASE", "", "Stripe API base `URL` (for stripe-mock; empty: Stripe)")
 	ef.str(&sf.logLevel, "log-level", "DIFFGATE_LOG_LEVEL", "info", "`level` of the JSON logs on stderr: debug, info, warn, error")
 	sf.providers.registerProviders(ef)
 }
@@ -200,6 +209,19 @@ func serve(ctx context.Context, sf *serveFlags, env *Env) error {
 		return err
 	}
 
+	var bill *billing.Billing
+	if key := env.Getenv("DIFFGATE_STRIPE_SECRET_KEY"); key != "" {
+		packs, err := billing.ParsePacks(sf.stripePacks)
+		if err != nil {
+			return usagef("--stripe-packs: %v", err)
+		}
+		bill, err = billing.New(billing.Config{SecretKey: key, WebhookSecret: env.Getenv("DIFFGATE_STRIPE_WEBHOOK_SECRET"),
+			Packs: packs, SuccessURL: sf.stripeSuccess, CancelURL: sf.stripeCancel, APIBase: sf.stripeAPI})
+		if err != nil {
+			return usagef("billing: %v", err)
+		}
+	}
+
 	now := time.Now
 	var stopping atomic.Bool
 	resultCache := cache.NewMemory(cfg.CacheTTL, 256<<20, now)
@@ -215,6 +237,7 @@ func serve(ctx context.Context, sf *serveFlags, env *Env) error {
 		Limiter:   ratelimit.NewMemory(rate, time.Minute, now),
 		Cache:     resultCache,
 		Reviewers: byName,
+		Billing:   bill,
 		Ready: func(context.Context) error {
 			if stopping.Load() {
 				return errors.New("shutting down")

@@ -38,6 +38,9 @@ func (s *Server) routeTable() []route {
 		{"GET /v1/requests", s.authed(apikey.ScopeUsageRead, false, s.handleRequestLog)},
 		{"GET /v1/credits", s.authed(apikey.ScopeUsageRead, false, s.handleCredits)},
 		{"POST /v1/admin/credits", s.authed("", true, s.handleGrant)},
+		{"GET /v1/billing/packs", s.authed("", false, s.handlePacks)},
+		{"POST /v1/billing/checkout", s.authed("", false, s.handleCheckout)},
+		{"POST /v1/billing/stripe-webhook", h(s.handleStripeWebhook)},
 	}
 }
 

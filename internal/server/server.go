@@ -16,6 +16,7 @@ import (
 
 	"github.com/diffgate/diffgate/internal/account"
 	"github.com/diffgate/diffgate/internal/apikey"
+	"github.com/diffgate/diffgate/internal/billing"
 	"github.com/diffgate/diffgate/internal/cache"
 	"github.com/diffgate/diffgate/internal/credits"
 	"github.com/diffgate/diffgate/internal/ratelimit"
@@ -79,6 +80,9 @@ type Deps struct {
 	// Reviewers are the reviewers this server offers, by name. Provider
 	// keys live in them (server configuration), never in requests.
 	Reviewers map[string]review.Reviewer
+	// Billing sells credits through Stripe; nil answers "billing is not
+	// configured" (admins grant credits instead).
+	Billing *billing.Billing
 	// Ready reports whether the server should take traffic (readyz).
 	Ready func(ctx context.Context) error
 }

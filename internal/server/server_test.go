@@ -3,6 +3,9 @@ package server_test
 import (
 	"bytes"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +16,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -21,6 +25,7 @@ import (
 
 	"github.com/diffgate/diffgate/internal/account"
 	"github.com/diffgate/diffgate/internal/apikey"
+	"github.com/diffgate/diffgate/internal/billing"
 	"github.com/diffgate/diffgate/internal/cache"
 	"github.com/diffgate/diffgate/internal/client"
 	"github.com/diffgate/diffgate/internal/credits"
@@ -76,6 +81,7 @@ type options struct {
 	noOwner    bool  // leave the server unset-up, its setup token unused
 	credits    int64 // free credits per new account; 0 means plenty
 	prices     string
+	billing    *billing.Billing
 }
 
 // onBoth runs a test on SQLite and, when enabled, on PostgreSQL.
@@ -155,6 +161,7 @@ func start(t testing.TB, o options) *env {
 		Limiter:   ratelimit.NewMemory(o.rate, time.Minute, time.Now),
 		Cache:     cache.NewMemory(5*time.Minute, 64<<20, time.Now),
 		Reviewers: o.reviewers,
+		Billing:   o.billing,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -1092,4 +1099,84 @@ func mustToken(t *testing.T, c *client.Client) string {
 		t.Fatal(err)
 	}
 	return k.Key
+}
+
+// L3: a Stripe webhook is verified and applied exactly once; anything
+// unsigned, stale or replayed credits nothing.
+func TestStripeWebhook(t *testing.T) {
+	const secret = "whsec_test_secret_for_diffgate"
+	b, err := billing.New(billing.Config{SecretKey: "sk_test_123", WebhookSecret: secret,
+		Packs:      []billing.Pack{{ID: "small", PriceID: "price_small", Credits: 500}},
+		SuccessURL: "https://diffgate.example.com/ok", CancelURL: "https://diffgate.example.com/cancel"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, options{billing: b, credits: 10})
+	ada, _ := e.user("ada@example.com")
+	me, err := ada.Me(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	event := func(evID, sessionID string) []byte {
+		uid := strconv.FormatInt(me.ID, 10)
+		body, _ := json.Marshal(map[string]any{
+			"id": evID, "object": "event", "type": "checkout.session.completed", "api_version": "2025-04-30.basil",
+			"created": time.Now().Unix(), "livemode": false, "pending_webhooks": 1,
+			"data": map[string]any{"object": map[string]any{
+				"id": sessionID, "object": "checkout.session", "mode": "payment", "status": "complete", "payment_status": "paid",
+				"client_reference_id": uid, "metadata": map[string]any{"user_id": uid, "pack_id": "small", "credits": "500"},
+			}},
+		})
+		return body
+	}
+	sign := func(secret string, ts time.Time, payload []byte) string {
+		mac := hmac.New(sha256.New, []byte(secret))
+		fmt.Fprintf(mac, "%d.", ts.Unix())
+		mac.Write(payload)
+		return fmt.Sprintf("t=%d,v1=%s", ts.Unix(), hex.EncodeToString(mac.Sum(nil)))
+	}
+	post := func(body []byte, sig string) int {
+		req, _ := http.NewRequest("POST", e.url+"/v1/billing/stripe-webhook", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Stripe-Signature", sig)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	body := event("evt_1", "cs_test_1")
+	now := time.Now()
+	for _, c := range []struct {
+		name string
+		sig  string
+		want int
+	}{
+		{"no signature", "", 401},
+		{"wrong secret", sign("whsec_other", now, body), 401},
+		{"stale", sign(secret, now.Add(-10*time.Minute), body), 401},
+		{"valid", sign(secret, now, body), 200},
+		{"replayed", sign(secret, now, body), 200},
+	} {
+		if got := post(body, c.sig); got != c.want {
+			t.Errorf("%s: status %d, want %d", c.name, got, c.want)
+		}
+	}
+	// The same session under another event id credits nothing more.
+	other := event("evt_2", "cs_test_1")
+	if got := post(other, sign(secret, now, other)); got != 200 {
+		t.Errorf("second event for the session: %d", got)
+	}
+	cr, err := ada.Credits(context.Background())
+	if err != nil || cr.Balance != 510 {
+		t.Errorf("balance after one purchase delivered thrice = %d, %v; want 10 + 500", cr.Balance, err)
+	}
+	// Without billing configured the endpoints say so.
+	e2 := start(t, options{})
+	c2, _ := e2.user("bob@example.com")
+	resp, bodyB := e2.raw("GET", "/v1/billing/packs", mustToken(t, c2), "", nil)
+	if resp.StatusCode != 503 || !strings.Contains(string(bodyB), "billing is not configured") {
+		t.Errorf("packs without billing: %d %s", resp.StatusCode, bodyB)
+	}
 }
