@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/diffgate/diffgate/internal/apperr"
 	"github.com/diffgate/diffgate/internal/cache"
@@ -16,6 +17,7 @@ import (
 	"github.com/diffgate/diffgate/internal/ratelimit"
 	"github.com/diffgate/diffgate/internal/report"
 	"github.com/diffgate/diffgate/internal/review"
+	"github.com/diffgate/diffgate/internal/store"
 )
 
 // reviewAnswer is a review's JSON answer: the report document and, for
@@ -59,17 +61,97 @@ func (s *Server) handleReview(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
+	entryOf(ctx).set(func(e *logEntry) { e.reviewers, e.diffBytes = names, int64(len(text)) })
+
+	idem := r.Header.Get("Idempotency-Key")
+	if idem == "" {
+		b, err := s.review(w, r, p, text, names, reviewers)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		writeRawJSON(w, http.StatusOK, b)
+		return
+	}
+	s.reviewIdempotent(w, r, p, idem, text, names, reviewers)
+}
+
+// reviewIdempotent runs a review under an Idempotency-Key (L2): the first
+// request runs and is charged; a retry with the same key and request gets
+// the same answer and is charged nothing; the same key with another
+// request is 409. Only a keyed hash of the request is stored; the answer
+// is kept in memory as long as results are (at most 5 minutes).
+func (s *Server) reviewIdempotent(w http.ResponseWriter, r *http.Request, p *Principal, idem string, text []byte, names []string, reviewers []review.Reviewer) {
+	ctx := r.Context()
+	if len(idem) > 255 || strings.ContainsFunc(idem, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
+		s.writeError(w, r, apperr.New(apperr.Invalid, "Idempotency-Key must be 1 to 255 printable ASCII characters"))
+		return
+	}
+	hash := s.KeyHasher.Hash(strings.Join(names, ",") + "\n" + string(text)) // keyed: the hash reveals nothing of the code
+	state, err := s.Store.BeginIdempotent(ctx, p.UserID, idem, hash, s.Now().UTC())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	answerKey := cache.Key([]byte("idempotency"), []byte(itoa(p.UserID)), []byte(idem))
+	switch state {
+	case store.IdemPending:
+		s.writeError(w, r, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still running; retry shortly"))
+		return
+	case store.IdemDone:
+		if b, ok, err := s.Cache.Get(ctx, answerKey); err == nil && ok {
+			w.Header().Set("Idempotent-Replayed", "true")
+			writeRawJSON(w, http.StatusOK, b)
+			return
+		}
+		s.writeError(w, r, apperr.New(apperr.Conflict, "this Idempotency-Key's review finished and was charged once; its result is no longer kept (results stay in memory for at most 5 minutes)"))
+		return
+	}
+	b, err := s.review(w, r, p, text, names, reviewers)
+	// Finishing must happen even if the client has gone.
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err != nil {
+		if aerr := s.Store.AbandonIdempotent(fctx, p.UserID, idem); aerr != nil {
+			s.log.ErrorContext(ctx, "abandon idempotency key", "error", aerr)
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	if err := s.Cache.Set(fctx, answerKey, b, s.Config.CacheTTL); err != nil {
+		s.log.WarnContext(ctx, "keep idempotent answer", "error", err)
+	}
+	if err := s.Store.FinishIdempotent(fctx, p.UserID, idem); err != nil {
+		s.log.ErrorContext(ctx, "finish idempotency key", "error", err)
+	}
+	writeRawJSON(w, http.StatusOK, b)
+}
+
+// review answers one review request: from the result cache when an
+// identical one was answered recently, otherwise by reserving credits,
+// running the reviewers and settling (charge on success only).
+func (s *Server) review(w http.ResponseWriter, r *http.Request, p *Principal, text []byte, names []string, reviewers []review.Reviewer) ([]byte, error) {
+	ctx := r.Context()
 	entry := entryOf(ctx)
-	entry.set(func(e *logEntry) { e.reviewers, e.diffBytes = names, int64(len(text)) })
 
 	key := cache.Key([]byte(itoa(p.UserID)), []byte(strings.Join(names, ",")), text)
 	if b, ok, err := s.Cache.Get(ctx, key); err == nil && ok {
 		var doc reviewAnswer
 		if json.Unmarshal(b, &doc) == nil {
 			entry.set(func(e *logEntry) { e.cached, e.findings, e.models = true, len(doc.Findings), modelsOf(doc.Reviewers) })
+			// A cached answer costs nothing: say so, with today's balance.
+			if doc.Credits != nil {
+				bal, err := s.Store.Balance(ctx, p.UserID)
+				if err != nil {
+					return nil, err
+				}
+				doc.Credits = &CreditsInfo{Balance: bal}
+				if b, err = json.Marshal(doc); err != nil {
+					return nil, err
+				}
+			}
 			w.Header().Set("X-Diffgate-Cache", "hit")
-			writeRawJSON(w, http.StatusOK, b)
-			return
+			return b, nil
 		}
 	}
 
@@ -77,19 +159,16 @@ func (s *Server) handleReview(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		var pe *diff.ParseError
 		if errors.As(err, &pe) {
-			s.writeError(w, r, apperr.New(apperr.Invalid, pe.Error()))
-			return
+			return nil, apperr.New(apperr.Invalid, pe.Error())
 		}
-		s.writeError(w, r, err)
-		return
+		return nil, err
 	}
 	// Reserve before any reviewer runs; settle with the real cost after
 	// (charge on success only: a failed reviewer costs nothing).
 	quote := credits.ForKey(p.Sandbox, credits.Quote(*s.Config.Prices, names, len(text)))
 	res0, err := s.reserve(ctx, p, quote, requestID(ctx))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, err
 	}
 	s.wg.Add(1)
 	defer s.wg.Done()
@@ -98,8 +177,7 @@ func (s *Server) handleReview(w http.ResponseWriter, r *http.Request) {
 	res := review.Run(rctx, parsed, reviewers, review.Options{Now: s.Now})
 	charged, balance, err := s.settle(ctx, res0, credits.ForKey(p.Sandbox, credits.Cost(*s.Config.Prices, res.Reviewers)))
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, err
 	}
 	doc := reviewAnswer{Document: report.NewDocument(res)}
 	if !p.Sandbox {
@@ -107,8 +185,7 @@ func (s *Server) handleReview(w http.ResponseWriter, r *http.Request) {
 	}
 	b, err := json.Marshal(doc)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return nil, err
 	}
 	entry.set(func(e *logEntry) { e.findings, e.models = len(doc.Findings), modelsOf(doc.Reviewers) })
 	if !res.Failed() {
@@ -117,7 +194,7 @@ func (s *Server) handleReview(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	w.Header().Set("X-Diffgate-Cache", "miss")
-	writeRawJSON(w, http.StatusOK, b)
+	return b, nil
 }
 
 // readReview reads the diff and the reviewer names from either body form.

@@ -1180,3 +1180,72 @@ func TestStripeWebhook(t *testing.T) {
 		t.Errorf("packs without billing: %d %s", resp.StatusCode, bodyB)
 	}
 }
+
+// L2: a retried request with the same Idempotency-Key returns the first
+// answer and is charged once, even when the retries race; the same key
+// with another diff is refused.
+func TestIdempotencyKey(t *testing.T) {
+	onBoth(t, func(t *testing.T, pg bool) {
+		e := start(t, options{pg: pg, credits: 100, prices: "builtin=7"})
+		ada, tok := e.user("ada@example.com")
+		post := func(key, body string) (*http.Response, []byte) {
+			req, _ := http.NewRequest("POST", e.url+"/v1/reviews", strings.NewReader(body))
+			req.Header.Set("Content-Type", "text/x-diff")
+			req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+			req.Header.Set("Idempotency-Key", key)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			b, _ := io.ReadAll(resp.Body)
+			return resp, b
+		}
+		var wg sync.WaitGroup
+		var ok, busy atomic.Int32
+		bodies := make([][]byte, 8)
+		for i := range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				resp, b := post("retry-1", sampleDiff)
+				switch resp.StatusCode {
+				case 200:
+					ok.Add(1)
+					bodies[i] = b
+				case 409:
+					busy.Add(1)
+				default:
+					t.Errorf("status %d: %s", resp.StatusCode, b)
+				}
+			}()
+		}
+		wg.Wait()
+		if ok.Load() == 0 {
+			t.Fatal("no request with the key succeeded")
+		}
+		resp, replay := post("retry-1", sampleDiff)
+		if resp.StatusCode != 200 || resp.Header.Get("Idempotent-Replayed") != "true" {
+			t.Fatalf("retry after completion: %d %q", resp.StatusCode, resp.Header.Get("Idempotent-Replayed"))
+		}
+		for _, b := range bodies {
+			if b != nil && !bytes.Equal(b, replay) {
+				t.Errorf("answers differ for one key:\n%s\n%s", b, replay)
+			}
+		}
+		cr, err := ada.Credits(context.Background())
+		if err != nil || cr.Balance != 93 {
+			t.Errorf("balance %d, %v; want 100 - 7 (charged once)", cr.Balance, err)
+		}
+		if resp, _ := post("retry-1", strings.Replace(sampleDiff, "rm -rf", "rm -f", 1)); resp.StatusCode != 409 {
+			t.Errorf("same key, other diff: %d, want 409", resp.StatusCode)
+		}
+		// A failed request does not burn its key.
+		if resp, _ := post("retry-2", "not a diff"); resp.StatusCode != 400 {
+			t.Errorf("malformed diff: %d, want 400", resp.StatusCode)
+		}
+		if resp, _ := post("retry-2", sampleDiff+"+# fresh\n"); resp.StatusCode != 400 && resp.StatusCode != 200 {
+			t.Errorf("reuse of a failed request's key: %d", resp.StatusCode)
+		}
+	})
+}

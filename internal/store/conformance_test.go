@@ -167,6 +167,7 @@ func runConformance(t *testing.T, open opener) {
 		{"PurchaseOnce", testPurchaseOnce},
 		{"RotateGraceSuccessorUsed", testRotateGraceSuccessorUsed},
 		{"ClaimSetup", testClaimSetup},
+		{"Idempotency", testIdempotency},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -884,6 +885,8 @@ var textColumns = []string{
 	// Credits: the kind is an enum; reference names what an entry is for
 	// (a request id, a Stripe event id), never content.
 	"ledger_entries.kind", "ledger_entries.reference", "stripe_events.event_id",
+	// Idempotency: the client's key, a keyed hash of the request, a state.
+	"idempotency_keys.idem_key", "idempotency_keys.request_hash", "idempotency_keys.state",
 	"schema_migrations.name", "schema_migrations.applied_at",
 }
 
@@ -1154,5 +1157,64 @@ func testClaimSetup(t *testing.T, c conformance) {
 	}
 	if ok, _ := db.OwnerExists(ctx); !ok {
 		t.Error("OwnerExists = false after setup")
+	}
+}
+
+// L2: an Idempotency-Key is claimed once; a retry sees it pending or done;
+// another request under the same key is a conflict.
+func testIdempotency(t *testing.T, c conformance) {
+	ctx := context.Background()
+	db := c.db
+	u := mkUser(t, db, "ada@example.com")
+	var news atomic.Int32
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := db.BeginIdempotent(ctx, u.ID, "k1", hashOf("req"), t0)
+			if err != nil {
+				t.Errorf("BeginIdempotent = %v", err)
+			}
+			if st == IdemNew {
+				news.Add(1)
+			} else if st != IdemPending {
+				t.Errorf("concurrent state %q, want new or pending", st)
+			}
+		}()
+	}
+	wg.Wait()
+	if news.Load() != 1 {
+		t.Errorf("%d concurrent claims were new, want 1", news.Load())
+	}
+	if _, err := db.BeginIdempotent(ctx, u.ID, "k1", hashOf("other"), t0); apperr.KindOf(err) != apperr.Conflict {
+		t.Errorf("same key, other request = %v, want Conflict", err)
+	}
+	if err := db.FinishIdempotent(ctx, u.ID, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := db.BeginIdempotent(ctx, u.ID, "k1", hashOf("req"), t0); err != nil || st != IdemDone {
+		t.Errorf("after finishing = %q, %v; want done", st, err)
+	}
+	// Abandoned keys can be claimed again; done ones cannot be abandoned.
+	if _, err := db.BeginIdempotent(ctx, u.ID, "k2", hashOf("req"), t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AbandonIdempotent(ctx, u.ID, "k2"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := db.BeginIdempotent(ctx, u.ID, "k2", hashOf("req"), t0); st != IdemNew {
+		t.Errorf("abandoned key = %q, want new", st)
+	}
+	if err := db.AbandonIdempotent(ctx, u.ID, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := db.BeginIdempotent(ctx, u.ID, "k1", hashOf("req"), t0); st != IdemDone {
+		t.Errorf("a done key was abandoned: %q", st)
+	}
+	// Keys are per user.
+	v := mkUser(t, db, "bob@example.com")
+	if st, _ := db.BeginIdempotent(ctx, v.ID, "k1", hashOf("bob"), t0); st != IdemNew {
+		t.Errorf("another user's key = %q, want new", st)
 	}
 }
