@@ -12,11 +12,13 @@ const (
 	ScopeReviewsRead  = "reviews:read"
 	ScopeKeysManage   = "keys:manage"
 	ScopeUsageRead    = "usage:read"
+	// ScopeWebhooksManage registers, pauses, rotates and deletes webhooks.
+	ScopeWebhooksManage = "webhooks:manage"
 )
 
 // AllScopes lists every known scope, sorted.
 func AllScopes() []string {
-	return []string{ScopeKeysManage, ScopeReviewsRead, ScopeReviewsWrite, ScopeUsageRead}
+	return []string{ScopeKeysManage, ScopeReviewsRead, ScopeReviewsWrite, ScopeUsageRead, ScopeWebhooksManage}
 }
 
 // DefaultScopes are given to a new key when its creator names none: enough
@@ -32,7 +34,7 @@ func ParseScopes(in []string) ([]string, error) {
 	out := make([]string, 0, len(in))
 	for _, s := range in {
 		switch s {
-		case ScopeReviewsWrite, ScopeReviewsRead, ScopeKeysManage, ScopeUsageRead:
+		case ScopeReviewsWrite, ScopeReviewsRead, ScopeKeysManage, ScopeUsageRead, ScopeWebhooksManage:
 			out = append(out, s)
 		default:
 			if len(s) > 64 {

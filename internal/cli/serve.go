@@ -23,6 +23,7 @@ import (
 	"github.com/diffgate/diffgate/internal/billing"
 	"github.com/diffgate/diffgate/internal/cache"
 	"github.com/diffgate/diffgate/internal/credits"
+	"github.com/diffgate/diffgate/internal/keyring"
 	"github.com/diffgate/diffgate/internal/ratelimit"
 	"github.com/diffgate/diffgate/internal/redact"
 	"github.com/diffgate/diffgate/internal/review"
@@ -55,6 +56,8 @@ type serveFlags struct {
 	stripeSuccess  string
 	stripeCancel   string
 	stripeAPI      string
+	webhookHTTP    bool
+	workers        string
 	providers      reviewFlags // --reviewer and the provider flags, shared with review
 }
 
@@ -82,6 +85,8 @@ func (sf *serveFlags) register(ef *envFlags) {
 	ef.str(&sf.stripeSuccess, "stripe-success-url", "DIFFGATE_STRIPE_SUCCESS_URL", "", "`URL` Stripe Checkout returns to after paying")
 	ef.str(&sf.stripeCancel, "stripe-cancel-url", "DIFFGATE_STRIPE_CANCEL_URL", "", "`URL` Stripe Checkout returns to when the user gives up")
 	ef.str(&sf.stripeAPI, "stripe-api-base", "DIFFGATE_STRIPE_API_BASE", "", "Stripe API base `URL` (for stripe-mock; empty: Stripe)")
+	ef.boolean(&sf.webhookHTTP, "webhook-allow-http", "DIFFGATE_WEBHOOK_ALLOW_HTTP", false, "accept http:// webhook URLs (development only; private and loopback addresses stay refused)")
+	ef.str(&sf.workers, "review-workers", "DIFFGATE_REVIEW_WORKERS", "4", "asynchronous reviews run at once (`N`)")
 	ef.str(&sf.logLevel, "log-level", "DIFFGATE_LOG_LEVEL", "info", "`level` of the JSON logs on stderr: debug, info, warn, error")
 	sf.providers.registerProviders(ef)
 }
@@ -187,9 +192,17 @@ func serve(ctx context.Context, sf *serveFlags, env *Env) error {
 	if err := db.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate database: %w", err)
 	}
-	keyring, pepper, err := loadSecrets(sf)
+	jwtKeys, pepper, err := loadSecrets(sf)
 	if err != nil {
 		return err
+	}
+	sealer, err := loadSealKeys(sf)
+	if err != nil {
+		return err
+	}
+	nWorkers, err := strconv.Atoi(sf.workers)
+	if err != nil || nWorkers < 1 || nWorkers > 64 {
+		return usagef("--review-workers %q: want 1 to 64", sf.workers)
 	}
 	keyHasher, err := apikey.NewHasher(pepper)
 	if err != nil {
@@ -231,13 +244,14 @@ func serve(ctx context.Context, sf *serveFlags, env *Env) error {
 		Log:       log,
 		Now:       now,
 		Passwords: passwords,
-		Tokens:    &account.Issuer{Keyring: keyring, TTL: cfg.AccessTTL, Now: now},
+		Tokens:    &account.Issuer{Keyring: jwtKeys, TTL: cfg.AccessTTL, Now: now},
 		Guard:     account.NewGuard(account.GuardConfig{}, now),
 		KeyHasher: keyHasher,
 		Limiter:   ratelimit.NewMemory(rate, time.Minute, now),
 		Cache:     resultCache,
 		Reviewers: byName,
 		Billing:   bill,
+		Keyring:   sealer,
 		Ready: func(context.Context) error {
 			if stopping.Load() {
 				return errors.New("shutting down")
@@ -247,14 +261,27 @@ func serve(ctx context.Context, sf *serveFlags, env *Env) error {
 	})
 	hs := httpServer(srv, log, httpTimeouts{header: 5 * time.Second, read: 60 * time.Second, write: cfg.ReviewTimeout + 30*time.Second, idle: 120 * time.Second})
 
+	// Reviews a previous run left unfinished are failed now: their diffs
+	// were never written anywhere, so they cannot resume. Their credits
+	// are released and their webhooks sent.
+	if n, err := srv.FailUnfinished(ctx); err != nil {
+		return fmt.Errorf("fail unfinished reviews: %w", err)
+	} else if n > 0 {
+		log.Warn("reviews left unfinished by the last run were failed", "count", n)
+	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{}, 2)
+	workersCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{}, 4)
 	go func() { srv.Run(bg); done <- struct{}{} }()
 	go func() { resultCache.Run(bg); done <- struct{}{} }()
+	go func() { srv.RunDispatcher(bg, time.Second); done <- struct{}{} }()
+	go func() { srv.RunWorkers(workersCtx, nWorkers); done <- struct{}{} }()
 	defer func() {
+		stopWorkers()
 		stopBG()
-		<-done
-		<-done
+		for range 4 {
+			<-done
+		}
 	}()
 
 	errc := make(chan error, 1)
@@ -276,6 +303,7 @@ func serve(ctx context.Context, sf *serveFlags, env *Env) error {
 	if err := hs.Shutdown(sctx); err != nil {
 		log.Error("shutdown", "error", err)
 	}
+	stopWorkers() // running reviews finish; queued ones fail with their credits released
 	srv.Drain()
 	log.Info("stopped")
 	return nil
@@ -335,6 +363,7 @@ func (sf *serveFlags) config() (server.Config, error) {
 		return cfg, usagef("--low-balance %q: want a whole number, 0 or more", sf.lowBalance)
 	}
 	cfg.AllowSignup = sf.allowSignup
+	cfg.WebhookAllowHTTP = sf.webhookHTTP
 	return cfg, nil
 }
 
@@ -469,4 +498,31 @@ func httpServer(h http.Handler, log *slog.Logger, t httpTimeouts) *http.Server {
 		MaxHeaderBytes:    maxHeaderBytes,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+}
+
+// loadSealKeys reads the keyring that seals server-side secrets (webhook
+// secrets, D5), creating it with one key on first start (mode 0600).
+func loadSealKeys(sf *serveFlags) (*keyring.Keyring, error) {
+	path := filepath.Join(sf.dataDir, "secrets", "seal-keys.json")
+	kr, err := keyring.ReadFile(path)
+	if err == nil {
+		return kr, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("seal keys: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("secrets directory: %w", err)
+	}
+	k, err := keyring.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	if kr, err = keyring.New(k); err != nil {
+		return nil, err
+	}
+	if err := kr.WriteFile(path); err != nil {
+		return nil, fmt.Errorf("seal keys: %w", err)
+	}
+	return kr, nil
 }

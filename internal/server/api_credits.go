@@ -23,7 +23,6 @@ type CreditsInfo struct {
 type reservation struct {
 	userID   int64
 	amount   int64
-	before   int64 // balance before reserving
 	ref      string
 	disabled bool // sandbox: the ledger is never touched (K3)
 }
@@ -34,17 +33,14 @@ func (s *Server) reserve(ctx context.Context, p *Principal, quote credits.Amount
 	if p.Sandbox {
 		return &reservation{disabled: true}, nil
 	}
-	before, err := s.Store.Balance(ctx, p.UserID)
-	if err != nil {
-		return nil, err
-	}
 	if _, err := s.Store.Debit(ctx, p.UserID, int64(quote), store.LedgerReserve, ref, s.Now().UTC()); err != nil {
 		if apperr.KindOf(err) == apperr.PaymentRequired {
-			return nil, apperr.Newf(apperr.PaymentRequired, "this review needs %d credits and the balance is %d", quote, before)
+			bal, _ := s.Store.Balance(ctx, p.UserID)
+			return nil, apperr.Newf(apperr.PaymentRequired, "this review needs %d credits and the balance is %d", quote, bal)
 		}
 		return nil, err
 	}
-	return &reservation{userID: p.UserID, amount: int64(quote), before: before, ref: ref}, nil
+	return &reservation{userID: p.UserID, amount: int64(quote), ref: ref}, nil
 }
 
 // settle charges the real cost (never more than reserved) and releases the
@@ -57,12 +53,12 @@ func (s *Server) settle(ctx context.Context, r *reservation, cost credits.Amount
 	charged = int64(credits.Settle(credits.Amount(r.amount), cost))
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	balance, err = s.Store.Settle(sctx, r.userID, r.amount, charged, r.ref, s.Now().UTC())
+	now := s.Now().UTC()
+	// The low-balance event is written in the same transaction as the
+	// charge that causes it (outbox, W1).
+	balance, err = s.Store.SettleLow(sctx, r.userID, r.amount, charged, r.ref, now, s.Config.LowBalance, s.lowBalanceEvent(r.userID, now))
 	if err != nil {
 		return 0, 0, err
-	}
-	if credits.CrossedBelow(credits.Amount(r.before), credits.Amount(balance), credits.Amount(s.Config.LowBalance)) {
-		s.log.InfoContext(ctx, "credits low", "user_id", r.userID, "balance", balance, "threshold", s.Config.LowBalance)
 	}
 	return charged, balance, nil
 }
@@ -77,7 +73,7 @@ type quoteResponse struct {
 // handleQuote tells what a review would reserve, without running it.
 func (s *Server) handleQuote(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r.Context())
-	text, names, err := s.readReview(w, r)
+	text, names, _, err := s.readReview(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -133,7 +133,11 @@ func (s *Server) handleListKeys(w http.ResponseWriter, r *http.Request) {
 // answered exactly like an unknown one (no IDOR, no enumeration).
 func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
-	if err := s.Store.RevokeAPIKey(r.Context(), principalOf(r.Context()).UserID, id, s.Now().UTC()); err != nil {
+	p := principalOf(r.Context())
+	now := s.Now().UTC()
+	// key.revoked is written in the revocation's own transaction (W1).
+	ev := newEvent(p.UserID, EventKeyRevoked, map[string]any{"key_id": id}, now)
+	if err := s.Store.RevokeAPIKey(r.Context(), p.UserID, id, now, ev); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

@@ -32,6 +32,9 @@ type reviewAnswer struct {
 type ReviewRequest struct {
 	Diff      string   `json:"diff"`
 	Reviewers []string `json:"reviewers,omitempty"`
+	// Async queues the review and answers 202 with its id (also asked
+	// for with "Prefer: respond-async" or ?async=true).
+	Async bool `json:"async,omitempty"`
 }
 
 // handleReview reviews a diff with the server's reviewers. Nothing of the
@@ -51,7 +54,7 @@ func (s *Server) handleReview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	text, names, err := s.readReview(w, r)
+	text, names, async, err := s.readReview(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -62,6 +65,15 @@ func (s *Server) handleReview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	entryOf(ctx).set(func(e *logEntry) { e.reviewers, e.diffBytes = names, int64(len(text)) })
+	if async || strings.Contains(strings.ToLower(r.Header.Get("Prefer")), "respond-async") {
+		parsed, err := parseDiff(text)
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		s.enqueue(w, r, p, parsed, names, reviewers, credits.ForKey(p.Sandbox, credits.Quote(*s.Config.Prices, names, len(text))))
+		return
+	}
 
 	idem := r.Header.Get("Idempotency-Key")
 	if idem == "" {
@@ -155,12 +167,8 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request, p *Principal, te
 		}
 	}
 
-	parsed, err := diff.Parse(text)
+	parsed, err := parseDiff(text)
 	if err != nil {
-		var pe *diff.ParseError
-		if errors.As(err, &pe) {
-			return nil, apperr.New(apperr.Invalid, pe.Error())
-		}
 		return nil, err
 	}
 	// Reserve before any reviewer runs; settle with the real cost after
@@ -197,8 +205,21 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request, p *Principal, te
 	return b, nil
 }
 
-// readReview reads the diff and the reviewer names from either body form.
-func (s *Server) readReview(w http.ResponseWriter, r *http.Request) ([]byte, []string, error) {
+func parseDiff(text []byte) (*diff.Diff, error) {
+	d, err := diff.Parse(text)
+	if err != nil {
+		var pe *diff.ParseError
+		if errors.As(err, &pe) {
+			return nil, apperr.New(apperr.Invalid, pe.Error())
+		}
+		return nil, err
+	}
+	return d, nil
+}
+
+// readReview reads the diff, the reviewer names and whether the review is
+// asynchronous, from either body form.
+func (s *Server) readReview(w http.ResponseWriter, r *http.Request) ([]byte, []string, bool, error) {
 	limit := s.Config.MaxDiffSize
 	switch mt := mediaType(r); mt {
 	case "application/json":
@@ -206,33 +227,33 @@ func (s *Server) readReview(w http.ResponseWriter, r *http.Request) ([]byte, []s
 		// checked against the limit once decoded.
 		b, err := readBody(w, r, 2*limit+maxJSONBody)
 		if err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		var req ReviewRequest
 		if err := unmarshalStrict(b, &req); err != nil {
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		if int64(len(req.Diff)) > limit {
-			return nil, nil, apperr.Newf(apperr.TooLarge, "the diff is larger than the limit of %d bytes", limit)
+			return nil, nil, false, apperr.Newf(apperr.TooLarge, "the diff is larger than the limit of %d bytes", limit)
 		}
 		names, err := reviewerNames(req.Reviewers)
-		return []byte(req.Diff), names, err
+		return []byte(req.Diff), names, req.Async, err
 	case "text/x-diff", "text/x-patch", "text/plain":
 		b, err := readBody(w, r, limit)
 		if err != nil {
 			if apperr.KindOf(err) == apperr.TooLarge {
 				err = apperr.Newf(apperr.TooLarge, "the diff is larger than the limit of %d bytes", limit)
 			}
-			return nil, nil, err
+			return nil, nil, false, err
 		}
 		var list []string
 		if q := r.URL.Query().Get("reviewers"); q != "" {
 			list = strings.Split(q, ",")
 		}
 		names, err := reviewerNames(list)
-		return b, names, err
+		return b, names, r.URL.Query().Get("async") == "true", err
 	default:
-		return nil, nil, apperr.New(apperr.UnsupportedMedia, "send the diff as application/json or text/x-diff")
+		return nil, nil, false, apperr.New(apperr.UnsupportedMedia, "send the diff as application/json or text/x-diff")
 	}
 }
 

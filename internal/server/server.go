@@ -19,9 +19,11 @@ import (
 	"github.com/diffgate/diffgate/internal/billing"
 	"github.com/diffgate/diffgate/internal/cache"
 	"github.com/diffgate/diffgate/internal/credits"
+	"github.com/diffgate/diffgate/internal/keyring"
 	"github.com/diffgate/diffgate/internal/ratelimit"
 	"github.com/diffgate/diffgate/internal/review"
 	"github.com/diffgate/diffgate/internal/store"
+	"github.com/diffgate/diffgate/internal/webhook"
 )
 
 // Config holds the server's tunables; zero values take the defaults below.
@@ -51,6 +53,10 @@ type Config struct {
 	FreeCredits int64
 	// LowBalance is the threshold whose crossing raises a credits.low event.
 	LowBalance int64
+	// WebhookAllowHTTP accepts http:// webhook URLs (development only).
+	WebhookAllowHTTP bool
+	// AsyncQueue bounds the queued asynchronous reviews (default 256).
+	AsyncQueue int
 }
 
 const (
@@ -83,6 +89,14 @@ type Deps struct {
 	// Billing sells credits through Stripe; nil answers "billing is not
 	// configured" (admins grant credits instead).
 	Billing *billing.Billing
+	// Keyring seals server-side secrets (webhook secrets, D5).
+	Keyring *keyring.Keyring
+	// WebhookClient delivers webhooks; it must come from webhook.NewClient
+	// (SSRF-safe dialer, no proxy, no redirects).
+	WebhookClient *http.Client
+	// CheckWebhookURL vets a URL at registration; nil means
+	// webhook.CheckURL. Only tests replace it (to reach a local receiver).
+	CheckWebhookURL func(raw string) error
 	// Ready reports whether the server should take traffic (readyz).
 	Ready func(ctx context.Context) error
 }
@@ -94,6 +108,7 @@ type Server struct {
 	handler http.Handler
 	reqlog  *reqLogWriter
 	touch   *touchThrottle
+	pool    *workers
 	wg      sync.WaitGroup // in-flight reviews, drained on shutdown
 }
 
@@ -130,6 +145,16 @@ func New(d Deps) *Server {
 	s := &Server{Deps: d, log: d.Log}
 	s.reqlog = newReqLogWriter(d.Store, d.Log)
 	s.touch = newTouchThrottle(time.Minute)
+	if c.AsyncQueue <= 0 {
+		c.AsyncQueue = 256
+	}
+	s.pool = newWorkers(c.AsyncQueue)
+	if s.CheckWebhookURL == nil {
+		s.CheckWebhookURL = func(raw string) error { return webhook.CheckURL(raw, c.WebhookAllowHTTP) }
+	}
+	if s.WebhookClient == nil {
+		s.WebhookClient = webhook.NewClient(webhook.Options{AllowHTTP: c.WebhookAllowHTTP})
+	}
 	s.handler = s.middleware(s.routes())
 	return s
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/diffgate/diffgate/internal/client"
 	"github.com/diffgate/diffgate/internal/credits"
 	"github.com/diffgate/diffgate/internal/diff"
+	"github.com/diffgate/diffgate/internal/keyring"
 	"github.com/diffgate/diffgate/internal/ratelimit"
 	"github.com/diffgate/diffgate/internal/redact"
 	"github.com/diffgate/diffgate/internal/review"
@@ -71,17 +72,21 @@ func (s *syncBuffer) String() string {
 }
 
 type options struct {
-	grace      time.Duration
-	rate       int
-	reviewers  map[string]review.Reviewer
-	maxDiff    int64
-	adminEmail string
-	perIP      int
-	pg         bool
-	noOwner    bool  // leave the server unset-up, its setup token unused
-	credits    int64 // free credits per new account; 0 means plenty
-	prices     string
-	billing    *billing.Billing
+	grace         time.Duration
+	rate          int
+	reviewers     map[string]review.Reviewer
+	maxDiff       int64
+	adminEmail    string
+	perIP         int
+	pg            bool
+	noOwner       bool  // leave the server unset-up, its setup token unused
+	credits       int64 // free credits per new account; 0 means plenty
+	prices        string
+	billing       *billing.Billing
+	keyring       *keyring.Keyring
+	webhookClient *http.Client
+	checkURL      func(string) error
+	now           func() time.Time
 }
 
 // onBoth runs a test on SQLite and, when enabled, on PostgreSQL.
@@ -146,6 +151,10 @@ func start(t testing.TB, o options) *env {
 		}
 		prices = &p
 	}
+	now := o.now
+	if now == nil {
+		now = time.Now
+	}
 	grace := o.grace
 	if grace == 0 {
 		grace = -1 // no grace window unless a test asks for one
@@ -153,7 +162,7 @@ func start(t testing.TB, o options) *env {
 	srv := server.New(server.Deps{
 		Config: server.Config{AllowSignup: true, RefreshGrace: grace, MaxDiffSize: o.maxDiff, AdminEmail: o.adminEmail,
 			FreeCredits: o.credits, Prices: prices, LowBalance: 5},
-		Store: db, Log: log, Now: time.Now,
+		Store: db, Log: log, Now: now,
 		Passwords: account.NewTestHasher(4),
 		Tokens:    &account.Issuer{Keyring: kr},
 		Guard:     account.NewGuard(account.GuardConfig{PerIPPerMinute: o.perIP}, time.Now),
@@ -162,6 +171,7 @@ func start(t testing.TB, o options) *env {
 		Cache:     cache.NewMemory(5*time.Minute, 64<<20, time.Now),
 		Reviewers: o.reviewers,
 		Billing:   o.billing,
+		Keyring:   o.keyring, WebhookClient: o.webhookClient, CheckWebhookURL: o.checkURL,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -1248,4 +1258,21 @@ func TestIdempotencyKey(t *testing.T) {
 			t.Errorf("reuse of a failed request's key: %d", resp.StatusCode)
 		}
 	})
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// dbFiles reads every file of the test's SQLite database.
+func dbFiles(t *testing.T, e *env) []string {
+	t.Helper()
+	paths, _ := filepath.Glob(filepath.Join(e.dir, "*"))
+	var out []string
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, string(b))
+	}
+	return out
 }

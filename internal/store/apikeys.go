@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -76,32 +77,35 @@ func (db *DB) ListAPIKeys(ctx context.Context, userID int64) ([]APIKey, error) {
 	return out, nil
 }
 
-// RevokeAPIKey revokes one of the user's keys. Another user's key is
-// NotFound, exactly like an unknown id, so ids cannot be probed; a key
-// already revoked is Conflict.
-func (db *DB) RevokeAPIKey(ctx context.Context, userID int64, id string, now time.Time) error {
-	res, err := db.w.ExecContext(ctx,
-		`UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`,
-		id, userID, db.ts(now))
-	if err != nil {
-		return fmt.Errorf("revoke API key: %w", err)
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return fmt.Errorf("revoke API key: %w", err)
-	}
-	if n > 0 {
-		return nil
-	}
-	var exists int
-	if err := db.w.QueryRowContext(ctx,
-		`SELECT count(*) FROM api_keys WHERE id = $1 AND user_id = $2`, id, userID).Scan(&exists); err != nil {
-		return fmt.Errorf("revoke API key: %w", err)
-	}
-	if exists == 0 {
-		return apperr.New(apperr.NotFound, "API key not found")
-	}
-	return apperr.New(apperr.Conflict, "API key already revoked")
+// RevokeAPIKey revokes one of the user's keys and appends evs to the
+// outbox in the same transaction, so the events exist exactly when the
+// revocation does (W1). Another user's key is NotFound, exactly like an
+// unknown id, so ids cannot be probed; a key already revoked is Conflict.
+func (db *DB) RevokeAPIKey(ctx context.Context, userID int64, id string, now time.Time, evs ...Event) error {
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx,
+			`UPDATE api_keys SET revoked_at = $3 WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL`,
+			id, userID, db.ts(now))
+		if err != nil {
+			return fmt.Errorf("revoke API key: %w", err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("revoke API key: %w", err)
+		}
+		if n > 0 {
+			return db.appendEvents(ctx, tx, now, evs)
+		}
+		var exists int
+		if err := tx.QueryRowContext(ctx,
+			`SELECT count(*) FROM api_keys WHERE id = $1 AND user_id = $2`, id, userID).Scan(&exists); err != nil {
+			return fmt.Errorf("revoke API key: %w", err)
+		}
+		if exists == 0 {
+			return apperr.New(apperr.NotFound, "API key not found")
+		}
+		return apperr.New(apperr.Conflict, "API key already revoked")
+	})
 }
 
 // TouchAPIKey records a use of the key (K5). It only moves last_used_at

@@ -168,6 +168,16 @@ func runConformance(t *testing.T, open opener) {
 		{"RotateGraceSuccessorUsed", testRotateGraceSuccessorUsed},
 		{"ClaimSetup", testClaimSetup},
 		{"Idempotency", testIdempotency},
+		{"EventsFanOut", testEventsFanOut},
+		{"WebhookEndpoints", testWebhookEndpoints},
+		{"ClaimLease", testClaimLease},
+		{"ClaimConcurrent", testClaimConcurrent},
+		{"RecordAttempt", testRecordAttempt},
+		{"EventsAtomic", testEventsAtomic},
+		{"SettleLow", testSettleLow},
+		{"Reviews", testReviews},
+		{"ReviewsConcurrent", testReviewsConcurrent},
+		{"FailUnfinishedReviews", testFailUnfinished},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -887,6 +897,19 @@ var textColumns = []string{
 	"ledger_entries.kind", "ledger_entries.reference", "stripe_events.event_id",
 	// Idempotency: the client's key, a keyed hash of the request, a state.
 	"idempotency_keys.idem_key", "idempotency_keys.request_hash", "idempotency_keys.state",
+	// Outbox (W1): the caller's event id, an event type, and metadata — a
+	// small JSON object of ids, counts and states built by diffgate, never
+	// a diff, finding text or code.
+	"events.id", "events.type", "events.metadata",
+	// Webhook endpoints: the receiver's URL, a JSON list of event types and
+	// the signing secret sealed under the keyring.
+	"webhook_endpoints.url", "webhook_endpoints.events", "webhook_endpoints.secret_sealed",
+	// Deliveries and attempts: an event id, a state enum, and a short reason
+	// diffgate writes (capped; never the receiver's body).
+	"webhook_deliveries.event_id", "webhook_deliveries.state", "webhook_attempts.error",
+	// Asynchronous reviews: ids, a status enum, reviewer names, and a short
+	// public failure reason.
+	"reviews.id", "reviews.key_id", "reviews.status", "reviews.reviewers", "reviews.error",
 	"schema_migrations.name", "schema_migrations.applied_at",
 }
 

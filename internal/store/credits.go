@@ -73,25 +73,54 @@ func (db *DB) Debit(ctx context.Context, userID, amount int64, kind, ref string,
 }
 
 // Settle ends a reservation: the reserved credits are released and the
-// actual cost (at most the reservation) charged, in one transaction.
-func (db *DB) Settle(ctx context.Context, userID, reserved, actual int64, ref string, now time.Time) (int64, error) {
+// actual cost (at most the reservation) charged, in one transaction that
+// also appends evs to the outbox, so the events exist exactly when the
+// settlement does (W1).
+func (db *DB) Settle(ctx context.Context, userID, reserved, actual int64, ref string, now time.Time, evs ...Event) (int64, error) {
+	return db.SettleLow(ctx, userID, reserved, actual, ref, now, 0, nil, evs...)
+}
+
+// SettleLow is Settle that also appends low(balance) when the charge takes
+// the balance across threshold: at or above it after the release, below
+// it after the charge. A threshold <= 0 or a nil low disables the check.
+// Only the settlement that crosses fires, so one fall below the threshold
+// is one event however many reviews follow.
+func (db *DB) SettleLow(ctx context.Context, userID, reserved, actual int64, ref string, now time.Time, threshold int64, low func(balance int64) Event, evs ...Event) (int64, error) {
 	if actual < 0 || actual > reserved {
 		return 0, apperr.Newf(apperr.Invalid, "settle %d of a %d reservation", actual, reserved)
 	}
 	var bal int64
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		if reserved > 0 {
-			if bal, err = db.credit(ctx, tx, userID, reserved, LedgerRelease, ref, now); err != nil {
-				return err
-			}
-		}
-		if actual > 0 {
-			bal, err = db.debit(ctx, tx, userID, actual, LedgerCharge, ref, now)
-		}
+		bal, err = db.settle(ctx, tx, userID, reserved, actual, ref, now, threshold, low, evs)
 		return err
 	})
 	return bal, err
+}
+
+// settle releases reserved, charges actual and appends evs and, on a
+// crossing of threshold, low(balance), all inside tx.
+func (db *DB) settle(ctx context.Context, tx *sql.Tx, userID, reserved, actual int64, ref string, now time.Time, threshold int64, low func(int64) Event, evs []Event) (int64, error) {
+	var bal int64
+	var err error
+	if reserved > 0 {
+		if bal, err = db.credit(ctx, tx, userID, reserved, LedgerRelease, ref, now); err != nil {
+			return 0, err
+		}
+	}
+	released := bal
+	if actual > 0 {
+		if bal, err = db.debit(ctx, tx, userID, actual, LedgerCharge, ref, now); err != nil {
+			return 0, err
+		}
+		if threshold > 0 && low != nil && released >= threshold && bal < threshold {
+			evs = append(evs[:len(evs):len(evs)], low(bal))
+		}
+	}
+	if err := db.appendEvents(ctx, tx, now, evs); err != nil {
+		return 0, err
+	}
+	return bal, nil
 }
 
 // ApplyPurchase credits a Stripe purchase once per event id (L3): a

@@ -1,0 +1,205 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/diffgate/diffgate/internal/apperr"
+	"github.com/diffgate/diffgate/internal/cache"
+	"github.com/diffgate/diffgate/internal/credits"
+	"github.com/diffgate/diffgate/internal/diff"
+	"github.com/diffgate/diffgate/internal/report"
+	"github.com/diffgate/diffgate/internal/review"
+	"github.com/diffgate/diffgate/internal/store"
+)
+
+// RestartReason is what a review that was queued or running when the
+// server stopped reports.
+const RestartReason = "the server restarted before the review finished; diffs are never written to disk, so it cannot resume"
+
+// asyncJob is one queued review. The diff lives only in this struct, in
+// memory (D2).
+type asyncJob struct {
+	id        string
+	principal *Principal
+	diff      *diff.Diff
+	reviewers []review.Reviewer
+	quote     credits.Amount
+}
+
+// workers runs asynchronous reviews in a bounded pool.
+type workers struct {
+	jobs chan asyncJob
+}
+
+func newWorkers(queue int) *workers { return &workers{jobs: make(chan asyncJob, queue)} }
+
+// RunWorkers runs n review workers until ctx ends. Jobs still queued then
+// are failed at once with their credits released and their webhook sent,
+// and running ones finish first (graceful drain).
+func (s *Server) RunWorkers(ctx context.Context, n int) {
+	if n <= 0 {
+		n = 2
+	}
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case j := <-s.pool.jobs:
+					s.runJob(context.WithoutCancel(ctx), j)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for {
+		select {
+		case j := <-s.pool.jobs:
+			s.finishJob(context.WithoutCancel(ctx), j, nil, "the server shut down before the review started")
+		default:
+			return
+		}
+	}
+}
+
+// FailUnfinished marks reviews a previous run left queued or running as
+// failed, releasing their credits and sending review.failed.
+func (s *Server) FailUnfinished(ctx context.Context) (int, error) {
+	now := s.Now().UTC()
+	return s.Store.FailUnfinishedReviews(ctx, RestartReason, now, func(r store.Review) store.Event {
+		return newEvent(r.UserID, EventReviewFailed, map[string]any{"review_id": r.ID, "status": "failed", "error": RestartReason}, now)
+	})
+}
+
+func newReviewID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return "rev_" + hex.EncodeToString(b[:])
+}
+
+func reviewResultKey(id string) string { return cache.Key([]byte("review-result"), []byte(id)) }
+
+// enqueue records the review (reserving its credits) and queues it; the
+// answer is 202 with the review's id.
+func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, p *Principal, parsed *diff.Diff, names []string, reviewers []review.Reviewer, quote credits.Amount) {
+	ctx := r.Context()
+	rec := store.Review{ID: newReviewID(), UserID: p.UserID, KeyID: p.KeyID, Sandbox: p.Sandbox, Status: "queued",
+		Reviewers: names, Reserved: int64(quote), CreatedAt: s.Now().UTC()}
+	if len(s.pool.jobs) == cap(s.pool.jobs) {
+		s.writeError(w, r, apperr.New(apperr.Unavailable, "the review queue is full; retry shortly"))
+		return
+	}
+	if err := s.Store.CreateReview(ctx, rec, rec.CreatedAt); err != nil {
+		if apperr.KindOf(err) == apperr.PaymentRequired {
+			err = apperr.Newf(apperr.PaymentRequired, "this review needs %d credits", quote)
+		}
+		s.writeError(w, r, err)
+		return
+	}
+	job := asyncJob{id: rec.ID, principal: p, diff: parsed, reviewers: reviewers, quote: quote}
+	select {
+	case s.pool.jobs <- job:
+	default:
+		s.finishJob(context.WithoutCancel(ctx), job, nil, "the review queue is full")
+		s.writeError(w, r, apperr.New(apperr.Unavailable, "the review queue is full; retry shortly"))
+		return
+	}
+	w.Header().Set("Location", "/v1/reviews/"+rec.ID)
+	writeJSON(w, http.StatusAccepted, map[string]string{"id": rec.ID, "status": "queued", "location": "/v1/reviews/" + rec.ID})
+}
+
+func (s *Server) runJob(ctx context.Context, j asyncJob) {
+	s.wg.Add(1)
+	defer s.wg.Done()
+	if err := s.Store.MarkReviewRunning(ctx, j.id, s.Now().UTC()); err != nil {
+		s.log.ErrorContext(ctx, "mark review running", "review_id", j.id, "error", err)
+	}
+	rctx, cancel := context.WithTimeout(ctx, s.Config.ReviewTimeout)
+	defer cancel()
+	res := review.Run(rctx, j.diff, j.reviewers, review.Options{Now: s.Now})
+	s.finishJob(ctx, j, res, "")
+}
+
+// finishJob records the outcome in one transaction with its credits and
+// its webhook event: done when any reviewer succeeded, failed otherwise.
+// The findings go only to the result cache, for at most its TTL.
+func (s *Server) finishJob(ctx context.Context, j asyncJob, res *review.Result, reason string) {
+	now := s.Now().UTC()
+	status, findings, charged := "failed", 0, int64(0)
+	if res != nil {
+		ok := false
+		for _, rr := range res.Reviewers {
+			ok = ok || rr.OK
+		}
+		findings = len(res.Findings)
+		if ok {
+			status = "done"
+			charged = int64(credits.Settle(j.quote, credits.ForKey(j.principal.Sandbox, credits.Cost(*s.Config.Prices, res.Reviewers))))
+			doc := reviewAnswer{Document: report.NewDocument(res)}
+			if b, err := json.Marshal(doc); err == nil {
+				if err := s.Cache.Set(ctx, reviewResultKey(j.id), b, s.Config.CacheTTL); err != nil {
+					s.log.WarnContext(ctx, "cache review result", "review_id", j.id, "error", err)
+				}
+			}
+		} else {
+			reason = "every reviewer failed"
+		}
+	}
+	typ := EventReviewCompleted
+	data := map[string]any{"review_id": j.id, "status": status, "findings_count": findings}
+	if status == "failed" {
+		typ = EventReviewFailed
+		data["error"] = reason
+	}
+	ev := newEvent(j.principal.UserID, typ, data, now)
+	if err := s.Store.FinishReview(ctx, j.id, status, reason, findings, charged, now, s.Config.LowBalance,
+		s.lowBalanceEvent(j.principal.UserID, now), ev); err != nil {
+		s.log.ErrorContext(ctx, "finish review", "review_id", j.id, "error", err)
+	}
+}
+
+type reviewStatus struct {
+	ID         string          `json:"id"`
+	Status     string          `json:"status"`
+	Reviewers  []string        `json:"reviewers"`
+	Error      string          `json:"error,omitempty"`
+	Findings   int             `json:"findings_count"`
+	Charged    int64           `json:"credits_charged"`
+	CreatedAt  time.Time       `json:"created_at"`
+	FinishedAt *time.Time      `json:"finished_at,omitempty"`
+	Result     json.RawMessage `json:"result,omitempty"`
+	// Expired is set when the review finished but its findings are no
+	// longer kept (results stay in memory for at most 5 minutes, D1).
+	Expired bool `json:"result_expired,omitempty"`
+}
+
+// handleGetReview reports an asynchronous review to its owner; another
+// user's review is answered like an unknown one.
+func (s *Server) handleGetReview(w http.ResponseWriter, r *http.Request) {
+	p := principalOf(r.Context())
+	rec, err := s.Store.ReviewByID(r.Context(), p.UserID, r.PathValue("id"))
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	out := reviewStatus{ID: rec.ID, Status: rec.Status, Reviewers: rec.Reviewers, Error: rec.Error, Findings: rec.Findings,
+		Charged: rec.Charged, CreatedAt: rec.CreatedAt, FinishedAt: rec.FinishedAt}
+	if rec.Status == "done" {
+		if b, ok, err := s.Cache.Get(r.Context(), reviewResultKey(rec.ID)); err == nil && ok {
+			out.Result = b
+		} else {
+			out.Expired = true
+		}
+	}
+	writeJSON(w, http.StatusOK, out)
+}

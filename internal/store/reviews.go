@@ -1,0 +1,234 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/diffgate/diffgate/internal/apperr"
+)
+
+// Review states.
+const (
+	ReviewQueued  = "queued"
+	ReviewRunning = "running"
+	ReviewDone    = "done"
+	ReviewFailed  = "failed"
+)
+
+// Review is the metadata of an asynchronous review: what outlives the
+// result cache (D1, D2). Error is a short public reason, never code.
+type Review struct {
+	ID         string
+	UserID     int64
+	KeyID      string // empty when a session token asked for it
+	Sandbox    bool
+	Status     string // ReviewQueued, ReviewRunning, ReviewDone or ReviewFailed
+	Reviewers  []string
+	Reserved   int64 // credits reserved when queued
+	Error      string
+	Findings   int   // count only
+	Charged    int64 // credits the ledger actually took: 0 for sandbox reviews
+	CreatedAt  time.Time
+	StartedAt  *time.Time
+	FinishedAt *time.Time
+}
+
+const reviewColumns = `id, user_id, key_id, sandbox, status, reviewers, reserved, error, findings_count, charged,
+	created_at, started_at, finished_at`
+
+func scanReview(row interface{ Scan(...any) error }) (Review, error) {
+	var r Review
+	err := row.Scan(&r.ID, &r.UserID, &r.KeyID, &r.Sandbox, &r.Status, stringListCol{&r.Reviewers}, &r.Reserved,
+		&r.Error, &r.Findings, &r.Charged, timeCol{&r.CreatedAt}, nullTimeCol{&r.StartedAt}, nullTimeCol{&r.FinishedAt})
+	return r, err
+}
+
+// charges reports whether the review moves credits at all.
+func (r Review) charges() bool { return !r.Sandbox && r.Reserved > 0 }
+
+// CreateReview stores r as queued (CreatedAt defaults to now) and, unless
+// it is a sandbox review or reserves nothing, reserves r.Reserved credits
+// under the review's id in the same transaction (L2). A balance that does
+// not cover it is PaymentRequired and nothing is stored; a duplicate id is
+// Conflict, an unknown user NotFound.
+func (db *DB) CreateReview(ctx context.Context, r Review, now time.Time) error {
+	if r.Reserved < 0 {
+		return apperr.New(apperr.Invalid, "a reservation cannot be negative")
+	}
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = now
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		if r.charges() {
+			if _, err := db.debit(ctx, tx, r.UserID, r.Reserved, LedgerReserve, r.ID, now); err != nil {
+				return err
+			}
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO reviews (`+reviewColumns+`)
+			VALUES ($1, $2, $3, $4, 'queued', $5, $6, '', 0, 0, $7, NULL, NULL)`,
+			r.ID, r.UserID, r.KeyID, r.Sandbox, stringList(r.Reviewers), r.Reserved, db.ts(r.CreatedAt))
+		switch {
+		case isUnique(err):
+			return apperr.Wrap(apperr.Conflict, "review id already exists", err)
+		case isForeignKey(err):
+			return apperr.Wrap(apperr.NotFound, "user not found", err)
+		case err != nil:
+			return fmt.Errorf("create review: %w", err)
+		}
+		return nil
+	})
+}
+
+// ReviewByID returns one of the user's reviews. Another user's is
+// NotFound, exactly like an unknown id, so ids cannot be probed.
+func (db *DB) ReviewByID(ctx context.Context, userID int64, id string) (Review, error) {
+	r, err := scanReview(db.r.QueryRowContext(ctx, `SELECT `+reviewColumns+` FROM reviews WHERE id = $1 AND user_id = $2`, id, userID))
+	if noRows(err) {
+		return Review{}, apperr.New(apperr.NotFound, "review not found")
+	}
+	if err != nil {
+		return Review{}, fmt.Errorf("review by id: %w", err)
+	}
+	return r, nil
+}
+
+// MarkReviewRunning moves a queued review to running. A review no longer
+// queued (already failed by a restart, say) is Conflict, so the worker
+// does not run it.
+func (db *DB) MarkReviewRunning(ctx context.Context, id string, now time.Time) error {
+	res, err := db.w.ExecContext(ctx, `UPDATE reviews SET status = 'running', started_at = $2 WHERE id = $1 AND status = 'queued'`,
+		id, db.ts(now))
+	if err != nil {
+		return fmt.Errorf("mark review running: %w", err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("mark review running: %w", err)
+	} else if n > 0 {
+		return nil
+	}
+	var exists int
+	if err := db.w.QueryRowContext(ctx, `SELECT count(*) FROM reviews WHERE id = $1`, id).Scan(&exists); err != nil {
+		return fmt.Errorf("mark review running: %w", err)
+	}
+	if exists == 0 {
+		return apperr.New(apperr.NotFound, "review not found")
+	}
+	return apperr.New(apperr.Conflict, "review is not queued")
+}
+
+// FinishReview ends a queued or running review in one transaction: its
+// status (done or failed), public error, findings count and charge are
+// stored, its reservation settled (released, and min(charged, Reserved)
+// charged) unless it is a sandbox review or reserved nothing, evs
+// appended, and low(balance) appended when the charge crosses threshold as
+// in SettleLow. A review already finished is Conflict and changes nothing,
+// so a reservation is never settled twice.
+func (db *DB) FinishReview(ctx context.Context, id string, status string, errMsg string, findings int, charged int64, now time.Time, threshold int64, low func(balance int64) Event, evs ...Event) error {
+	if status != ReviewDone && status != ReviewFailed {
+		return apperr.Newf(apperr.Invalid, "a review cannot finish as %q", status)
+	}
+	if charged < 0 || findings < 0 {
+		return apperr.New(apperr.Invalid, "charge and findings cannot be negative")
+	}
+	return db.inTx(ctx, func(tx *sql.Tx) error {
+		r, err := db.lockUnfinishedReview(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		charge := int64(0)
+		if r.charges() {
+			charge = min(charged, r.Reserved)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE reviews SET status = $2, error = $3, findings_count = $4, charged = $5, finished_at = $6
+			WHERE id = $1`, id, status, errMsg, findings, charge, db.ts(now)); err != nil {
+			return fmt.Errorf("finish review: %w", err)
+		}
+		if !r.charges() {
+			return db.appendEvents(ctx, tx, now, evs)
+		}
+		_, err = db.settle(ctx, tx, r.UserID, r.Reserved, charge, r.ID, now, threshold, low, evs)
+		return err
+	})
+}
+
+// lockUnfinishedReview reads a review inside tx, row-locked on PostgreSQL;
+// NotFound when unknown, Conflict when already finished.
+func (db *DB) lockUnfinishedReview(ctx context.Context, tx *sql.Tx, id string) (Review, error) {
+	r, err := scanReview(tx.QueryRowContext(ctx, `SELECT `+reviewColumns+` FROM reviews WHERE id = $1`+db.forUpdate(), id))
+	if noRows(err) {
+		return Review{}, apperr.New(apperr.NotFound, "review not found")
+	}
+	if err != nil {
+		return Review{}, fmt.Errorf("finish review: %w", err)
+	}
+	if r.Status != ReviewQueued && r.Status != ReviewRunning {
+		return Review{}, apperr.New(apperr.Conflict, "review already finished")
+	}
+	return r, nil
+}
+
+// FailUnfinishedReviews fails every queued or running review, for a
+// restart after a crash: the diff was only ever in memory, so the review
+// cannot resume. Each review is failed with reason, its whole reservation
+// released and event(r) (r as failed; nil event for none) appended, in a
+// transaction of its own so one bad row cannot hold back the rest; it
+// returns how many reviews it failed, also alongside an error.
+func (db *DB) FailUnfinishedReviews(ctx context.Context, reason string, now time.Time, event func(r Review) Event) (int, error) {
+	rows, err := db.w.QueryContext(ctx, `SELECT id FROM reviews WHERE status IN ('queued', 'running') ORDER BY created_at, id`)
+	if err != nil {
+		return 0, fmt.Errorf("fail unfinished reviews: %w", err)
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("fail unfinished reviews: %w", err)
+		}
+		ids = append(ids, id)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("fail unfinished reviews: %w", err)
+	}
+	n := 0
+	for _, id := range ids {
+		finished := false
+		err := db.inTx(ctx, func(tx *sql.Tx) error {
+			r, err := db.lockUnfinishedReview(ctx, tx, id)
+			if apperr.KindOf(err) == apperr.Conflict {
+				// Finished by its worker meanwhile: nothing to fail.
+				finished = true
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE reviews SET status = 'failed', error = $2, finished_at = $3 WHERE id = $1`,
+				id, reason, db.ts(now)); err != nil {
+				return fmt.Errorf("fail review: %w", err)
+			}
+			if r.charges() {
+				if _, err := db.credit(ctx, tx, r.UserID, r.Reserved, LedgerRelease, r.ID, now); err != nil {
+					return err
+				}
+			}
+			if event == nil {
+				return nil
+			}
+			r.Status, r.Error, r.Charged = ReviewFailed, reason, 0
+			fin := storedTime(now)
+			r.FinishedAt = &fin
+			return db.appendEvents(ctx, tx, now, []Event{event(r)})
+		})
+		if err != nil {
+			return n, fmt.Errorf("fail unfinished review %s: %w", id, err)
+		}
+		if !finished {
+			n++
+		}
+	}
+	return n, nil
+}

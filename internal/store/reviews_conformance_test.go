@@ -1,0 +1,318 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/diffgate/diffgate/internal/apperr"
+)
+
+func ledgerSum(t *testing.T, db *DB, userID int64) (sum, balance int64) {
+	t.Helper()
+	ctx := context.Background()
+	entries, err := db.Ledger(ctx, userID, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		sum += e.Amount
+	}
+	balance, err = db.Balance(ctx, userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sum, balance
+}
+
+func review(id string, userID int64, reserved int64, sandbox bool) Review {
+	return Review{ID: id, UserID: userID, KeyID: "k1", Sandbox: sandbox, Reviewers: []string{"builtin", "anthropic"},
+		Reserved: reserved, CreatedAt: t0}
+}
+
+// L2, D2: a queued review reserves its credits in the same transaction
+// that stores it; it is finished once, settling the reservation with its
+// events; other users cannot see it.
+func testReviews(t *testing.T, c conformance) {
+	ctx := context.Background()
+	db := c.db
+	ada := mkUser(t, db, "ada@example.com")
+	bob := mkUser(t, db, "bob@example.com")
+	mkEndpoint(t, db, ada.ID, "https://a/1", false, "review.completed", "review.failed", "credits.low")
+	if _, err := db.Credit(ctx, ada.ID, 100, LedgerGrant, "grant", t0); err != nil {
+		t.Fatal(err)
+	}
+	balance := func() int64 { b, _ := db.Balance(ctx, ada.ID); return b }
+
+	creates := []struct {
+		name    string
+		r       Review
+		want    apperr.Kind // -1: success
+		wantBal int64
+	}{
+		{"reserves", review("rev_1", ada.ID, 40, false), -1, 60},
+		{"sandbox reserves nothing", review("rev_2", ada.ID, 40, true), -1, 60},
+		{"zero reserves nothing", review("rev_3", ada.ID, 0, false), -1, 60},
+		{"more than the balance", review("rev_4", ada.ID, 61, false), apperr.PaymentRequired, 60},
+		{"duplicate id", review("rev_1", ada.ID, 10, false), apperr.Conflict, 60},
+		{"unknown user", review("rev_5", bob.ID+1000, 0, false), apperr.NotFound, 60},
+		{"negative", review("rev_6", ada.ID, -1, false), apperr.Invalid, 60},
+		{"second", review("rev_7", ada.ID, 50, false), -1, 10},
+	}
+	for _, tt := range creates {
+		t.Run("create "+tt.name, func(t *testing.T) {
+			err := db.CreateReview(ctx, tt.r, t0)
+			if tt.want < 0 && err != nil {
+				t.Fatalf("CreateReview(%s) = %v", tt.r.ID, err)
+			}
+			if tt.want >= 0 {
+				wantKind(t, "CreateReview("+tt.name+")", err, tt.want)
+			}
+			if b := balance(); b != tt.wantBal {
+				t.Errorf("balance after CreateReview(%s) = %d, want %d", tt.name, b, tt.wantBal)
+			}
+		})
+	}
+	_, err := db.ReviewByID(ctx, ada.ID, "rev_4")
+	wantKind(t, "ReviewByID(refused review)", err, apperr.NotFound)
+	entries, _ := db.Ledger(ctx, ada.ID, 1)
+	if e := entries[0]; e.Kind != LedgerReserve || e.Amount != -50 || e.Reference != "rev_7" {
+		t.Errorf("newest ledger entry = %+v, want a reserve of 50 for rev_7", e)
+	}
+
+	got, err := db.ReviewByID(ctx, ada.ID, "rev_1")
+	want := review("rev_1", ada.ID, 40, false)
+	if err != nil || got.ID != want.ID || got.UserID != ada.ID || got.KeyID != "k1" || got.Sandbox || got.Status != ReviewQueued ||
+		!slices.Equal(got.Reviewers, want.Reviewers) || got.Reserved != 40 || got.Error != "" || got.Findings != 0 ||
+		got.Charged != 0 || !sameTime(t0, got.CreatedAt) || got.StartedAt != nil || got.FinishedAt != nil {
+		t.Errorf("ReviewByID(rev_1) = %+v, %v", got, err)
+	}
+	for _, id := range []string{"rev_1", "nope"} {
+		_, err := db.ReviewByID(ctx, bob.ID, id)
+		wantKind(t, "ReviewByID(bob, "+id+")", err, apperr.NotFound)
+	}
+
+	t1 := t0.Add(time.Second)
+	if err := db.MarkReviewRunning(ctx, "rev_1", t1); err != nil {
+		t.Fatalf("MarkReviewRunning() = %v", err)
+	}
+	wantKind(t, "MarkReviewRunning(again)", db.MarkReviewRunning(ctx, "rev_1", t1), apperr.Conflict)
+	wantKind(t, "MarkReviewRunning(unknown)", db.MarkReviewRunning(ctx, "nope", t1), apperr.NotFound)
+	if got, _ := db.ReviewByID(ctx, ada.ID, "rev_1"); got.Status != ReviewRunning || !sameTimePtr(&t1, got.StartedAt) {
+		t.Errorf("after MarkReviewRunning: %+v", got)
+	}
+
+	// Threshold 50: the balance is 10 + 40 released = 50 before the charge
+	// of rev_1 and 20 after, a crossing; so is 20 + 50 released = 70 before
+	// rev_7's charge of 50. low may be called in a transaction that then
+	// rolls back, so only the events written count.
+	calls := 0
+	low := func(b int64) Event {
+		calls++
+		return ev(fmt.Sprintf("msg_low_%d_at_%d", calls, b), ada.ID, "credits.low")
+	}
+	lowsWritten := func() []string {
+		rows, err := db.r.QueryContext(ctx, `SELECT id FROM events WHERE type = 'credits.low' ORDER BY id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var out []string
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, id)
+		}
+		return out
+	}
+	t2 := t0.Add(2 * time.Second)
+	finishes := []struct {
+		name                 string
+		id, status, errMsg   string
+		findings             int
+		charged              int64
+		eventID              string
+		want                 apperr.Kind
+		wantBal, wantCharged int64
+		wantLows             []string
+	}{
+		{"bad status", "rev_1", "running", "", 0, 1, "msg_x1", apperr.Invalid, 10, 0, nil},
+		{"taken event id rolls back", "rev_1", ReviewDone, "", 3, 30, "msg_dup", apperr.Conflict, 10, 0, nil},
+		{"done", "rev_1", ReviewDone, "", 3, 30, "msg_f1", -1, 20, 30, []string{"msg_low_2_at_20"}},
+		{"twice", "rev_1", ReviewDone, "", 3, 30, "msg_f2", apperr.Conflict, 20, 30, []string{"msg_low_2_at_20"}},
+		{"sandbox charges nothing", "rev_2", ReviewDone, "", 1, 25, "msg_f3", -1, 20, 0, []string{"msg_low_2_at_20"}},
+		{"charge capped at the reservation", "rev_7", ReviewFailed, "reviewer unavailable", 0, 80, "msg_f4", -1, 20, 50, []string{"msg_low_2_at_20", "msg_low_3_at_20"}},
+		{"unknown", "nope", ReviewDone, "", 0, 0, "msg_f5", apperr.NotFound, 20, 0, []string{"msg_low_2_at_20", "msg_low_3_at_20"}},
+	}
+	if err := db.AppendEvents(ctx, t0, ev("msg_dup", ada.ID, "review.completed")); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range finishes {
+		t.Run("finish "+tt.name, func(t *testing.T) {
+			err := db.FinishReview(ctx, tt.id, tt.status, tt.errMsg, tt.findings, tt.charged, t2, 50, low, ev(tt.eventID, ada.ID, "review.completed"))
+			if tt.want < 0 && err != nil {
+				t.Fatalf("FinishReview(%s) = %v", tt.id, err)
+			}
+			if tt.want >= 0 {
+				wantKind(t, "FinishReview("+tt.name+")", err, tt.want)
+			}
+			if tt.eventID != "msg_dup" && eventExists(t, db, tt.eventID) != (tt.want < 0) {
+				t.Errorf("FinishReview(%s): event written = %v, want %v", tt.name, !(tt.want < 0), tt.want < 0)
+			}
+			if b := balance(); b != tt.wantBal {
+				t.Errorf("balance after FinishReview(%s) = %d, want %d", tt.name, b, tt.wantBal)
+			}
+			if got := lowsWritten(); !slices.Equal(got, tt.wantLows) {
+				t.Errorf("low events after FinishReview(%s) = %v, want %v", tt.name, got, tt.wantLows)
+			}
+			if tt.id == "nope" {
+				return
+			}
+			got, err := db.ReviewByID(ctx, ada.ID, tt.id)
+			if err != nil || got.Charged != tt.wantCharged {
+				t.Errorf("ReviewByID(%s).Charged = %d (%v), want %d", tt.id, got.Charged, err, tt.wantCharged)
+			}
+			if tt.want == apperr.Conflict && tt.eventID == "msg_dup" && (got.Status != ReviewRunning || got.FinishedAt != nil) {
+				t.Errorf("a rolled-back finish left %+v", got)
+			}
+			if tt.want < 0 && (got.Status != tt.status || got.Error != tt.errMsg || got.Findings != tt.findings || !sameTimePtr(&t2, got.FinishedAt)) {
+				t.Errorf("ReviewByID(%s) after finishing = %+v", tt.id, got)
+			}
+		})
+	}
+	if sum, bal := ledgerSum(t, db, ada.ID); sum != bal || bal != 20 {
+		t.Errorf("ledger sums to %d, balance %d; want both 20", sum, bal)
+	}
+	// One delivery per committed event: msg_dup, three finishes, two lows.
+	if got := claimAll(t, db, t2); len(got) != 6 {
+		t.Errorf("deliveries = %v, want 6", got)
+	}
+}
+
+// L2: a balance that covers exactly N reviews lets exactly N of many
+// concurrent CreateReview calls through; the rest are PaymentRequired and
+// store nothing.
+func testReviewsConcurrent(t *testing.T, c conformance) {
+	ctx := context.Background()
+	db := c.db
+	u := mkUser(t, db, "ada@example.com")
+	const n, tries, price = 6, 40, 7
+	if _, err := db.Credit(ctx, u.ID, n*price, LedgerGrant, "grant", t0); err != nil {
+		t.Fatal(err)
+	}
+	warmPool(t, db, 8)
+	var ok, refused atomic.Int32
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range tries {
+		wg.Go(func() {
+			<-start
+			err := db.CreateReview(ctx, review(fmt.Sprintf("rev_%d", i), u.ID, price, false), t0)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case apperr.KindOf(err) == apperr.PaymentRequired:
+				refused.Add(1)
+			default:
+				t.Errorf("CreateReview = %v", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if ok.Load() != n || refused.Load() != tries-n {
+		t.Errorf("%d reviews created and %d refused, want %d and %d", ok.Load(), refused.Load(), n, tries-n)
+	}
+	if got := countRows(t, db, `SELECT count(*) FROM reviews WHERE user_id = $1`, u.ID); got != n {
+		t.Errorf("%d reviews stored, want %d", got, n)
+	}
+	if sum, bal := ledgerSum(t, db, u.ID); sum != 0 || bal != 0 {
+		t.Errorf("ledger sums to %d and balance is %d, want 0 and 0", sum, bal)
+	}
+}
+
+// L2, W1: after a restart every queued or running review is failed with
+// the reason, its whole reservation released and one event written for
+// it; finished reviews are left alone, and a second run finds nothing.
+func testFailUnfinished(t *testing.T, c conformance) {
+	ctx := context.Background()
+	db := c.db
+	ada := mkUser(t, db, "ada@example.com")
+	bob := mkUser(t, db, "bob@example.com")
+	mkEndpoint(t, db, ada.ID, "https://a/1", false, "review.failed")
+	for _, u := range []User{ada, bob} {
+		if _, err := db.Credit(ctx, u.ID, 100, LedgerGrant, "grant", t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rs := []Review{
+		review("rev_queued", ada.ID, 10, false),
+		review("rev_running", ada.ID, 20, false),
+		review("rev_sandbox", ada.ID, 30, true),
+		review("rev_done", ada.ID, 5, false),
+		review("rev_bob", bob.ID, 40, false),
+	}
+	for _, r := range rs {
+		if err := db.CreateReview(ctx, r, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.MarkReviewRunning(ctx, "rev_running", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.FinishReview(ctx, "rev_done", ReviewDone, "", 2, 5, t0, 0, nil); err != nil {
+		t.Fatal(err)
+	}
+	const reason = "diffgate restarted before the review finished"
+	t1 := t0.Add(time.Minute)
+	var seen []Review
+	event := func(r Review) Event {
+		seen = append(seen, r)
+		return ev("msg_"+r.ID, r.UserID, "review.failed")
+	}
+	n, err := db.FailUnfinishedReviews(ctx, reason, t1, event)
+	if err != nil || n != 4 {
+		t.Fatalf("FailUnfinishedReviews() = %d, %v; want 4", n, err)
+	}
+	if len(seen) != 4 {
+		t.Fatalf("event built for %d reviews, want 4", len(seen))
+	}
+	for _, r := range seen {
+		if r.Status != ReviewFailed || r.Error != reason || !sameTimePtr(&t1, r.FinishedAt) || r.Reserved == 0 {
+			t.Errorf("event built from %+v, want the failed review", r)
+		}
+	}
+	for _, r := range rs {
+		got, err := db.ReviewByID(ctx, r.UserID, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantFailed := r.ID != "rev_done"
+		if (got.Status == ReviewFailed) != wantFailed || (wantFailed && (got.Error != reason || !sameTimePtr(&t1, got.FinishedAt))) {
+			t.Errorf("ReviewByID(%s) = %+v, want failed %v", r.ID, got, wantFailed)
+		}
+		if eventExists(t, db, "msg_"+r.ID) != wantFailed {
+			t.Errorf("event for %s written = %v, want %v", r.ID, !wantFailed, wantFailed)
+		}
+	}
+	for _, tt := range []struct {
+		u    User
+		want int64
+	}{{ada, 95}, {bob, 100}} {
+		if sum, bal := ledgerSum(t, db, tt.u.ID); sum != bal || bal != tt.want {
+			t.Errorf("%s: ledger sums to %d, balance %d; want both %d", tt.u.Email, sum, bal, tt.want)
+		}
+	}
+	if got := claimAll(t, db, t1); len(got) != 3 {
+		t.Errorf("deliveries = %v, want ada's three review.failed events", got)
+	}
+	if n, err := db.FailUnfinishedReviews(ctx, reason, t1, event); err != nil || n != 0 || len(seen) != 4 {
+		t.Errorf("second FailUnfinishedReviews() = %d, %v (%d events); want 0 and no new event", n, err, len(seen))
+	}
+}
