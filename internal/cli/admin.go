@@ -8,11 +8,14 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/diffgate/diffgate/internal/client"
+	"github.com/diffgate/diffgate/internal/keyring"
+	"github.com/diffgate/diffgate/internal/server"
 	"github.com/diffgate/diffgate/internal/store"
 )
 
@@ -224,5 +227,108 @@ func runMigrate(ctx context.Context, args []string, env *Env) int {
 		return fail(env.Stderr, fmt.Errorf("migrate: %w", err), ExitReviewer)
 	}
 	fmt.Fprintf(env.Stderr, "diffgate: %s database is up to date\n", db.Dialect())
+	return ExitOK
+}
+
+// runRotateSealKey adds a new active key to the seal keyring and
+// re-encrypts every sealed secret under it (D5). The old key stays in the
+// ring, so a secret sealed by a server still running on the old keyring
+// keeps opening; retire it later with --retire once nothing needs it.
+func runRotateSealKey(ctx context.Context, args []string, env *Env) int {
+	var dataDir, dbURL string
+	var retire bool
+	ef := newEnvFlags("rotate-seal-key", env.Getenv, io.Discard)
+	ef.str(&dataDir, "data-dir", "DIFFGATE_DATA_DIR", "./diffgate-data", "`DIR` holding secrets/seal-keys.json (and the SQLite database)")
+	ef.str(&dbURL, "database-url", "DIFFGATE_DATABASE_URL", "", "PostgreSQL `URL`; empty uses SQLite in --data-dir")
+	ef.boolean(&retire, "retire", "", false, "also remove every key but the new one (only once no server uses the old ring)")
+	if _, code, ok := parseCommand(ef, "Usage: diffgate rotate-seal-key [--data-dir DIR] [--database-url URL] [--retire]\n\nMakes a new seal key active and re-encrypts every webhook secret under it.\n\nFlags:\n", args, env); !ok {
+		return code
+	}
+	path := filepath.Join(dataDir, "secrets", "seal-keys.json")
+	kr, err := keyring.ReadFile(path)
+	if err != nil {
+		return fail(env.Stderr, fmt.Errorf("seal keys: %w", err), ExitUsage)
+	}
+	k, err := keyring.GenerateKey()
+	if err != nil {
+		return fail(env.Stderr, err, ExitReviewer)
+	}
+	next, err := kr.Rotate(k)
+	if err != nil {
+		return fail(env.Stderr, err, ExitReviewer)
+	}
+	// The ring with the new key is written first: a crash after this
+	// leaves secrets sealed under keys the ring still holds.
+	if err := next.WriteFile(path); err != nil {
+		return fail(env.Stderr, fmt.Errorf("write seal keys: %w", err), ExitReviewer)
+	}
+	dsn := dbURL
+	if dsn == "" {
+		dsn = filepath.Join(dataDir, "diffgate.db")
+	}
+	db, err := store.Open(ctx, dsn)
+	if err != nil {
+		return fail(env.Stderr, fmt.Errorf("open database: %w", err), ExitReviewer)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return fail(env.Stderr, fmt.Errorf("migrate: %w", err), ExitReviewer)
+	}
+	n, err := server.ResealSecrets(ctx, db, next)
+	if err != nil {
+		return fail(env.Stderr, fmt.Errorf("re-encrypt: %w", err), ExitReviewer)
+	}
+	if retire {
+		only, err := keyring.New(k)
+		if err == nil {
+			err = only.WriteFile(path)
+		}
+		if err != nil {
+			return fail(env.Stderr, fmt.Errorf("retire old keys: %w", err), ExitReviewer)
+		}
+	}
+	fmt.Fprintf(env.Stderr, "diffgate: seal key %s is active; %d secrets re-encrypted\n", k.ID(), n)
+	return ExitOK
+}
+
+func runCredits(ctx context.Context, args []string, env *Env) int {
+	var server, email, grantTo, reason string
+	var grant string
+	ef := newEnvFlags("credits", env.Getenv, io.Discard)
+	ef.str(&server, "server", "DIFFGATE_SERVER", "http://127.0.0.1:8080", "diffgate server `URL`")
+	ef.str(&email, "email", "DIFFGATE_EMAIL", "", "log in as `email` (password from DIFFGATE_PASSWORD or stdin); else DIFFGATE_API_KEY (usage:read)")
+	ef.str(&grant, "grant", "", "", "grant `N` credits (owner or admin, with --to)")
+	ef.str(&grantTo, "to", "", "", "`email` of the account to grant credits to")
+	ef.str(&reason, "reason", "", "", "why the credits are granted (kept in the ledger)")
+	if _, code, ok := parseCommand(ef, "Usage: diffgate credits [--email E] [--grant N --to EMAIL [--reason TEXT]]\n\nShows the balance and the latest ledger entries, or grants credits.\n\nFlags:\n", args, env); !ok {
+		return code
+	}
+	c, err := keysClient(ctx, server, email, env)
+	if err != nil {
+		return fail(env.Stderr, err, ExitUsage)
+	}
+	if grant != "" {
+		n, err := strconv.ParseInt(grant, 10, 64)
+		if err != nil || n <= 0 || grantTo == "" {
+			return fail(env.Stderr, usagef("--grant needs a positive number of credits and --to EMAIL"), ExitUsage)
+		}
+		bal, err := c.Grant(ctx, grantTo, n, reason)
+		if err != nil {
+			return fail(env.Stderr, err, ExitUsage)
+		}
+		fmt.Fprintf(env.Stdout, "%s now has %d credits\n", grantTo, bal)
+		return ExitOK
+	}
+	cr, err := c.Credits(ctx)
+	if err != nil {
+		return fail(env.Stderr, err, ExitUsage)
+	}
+	fmt.Fprintf(env.Stdout, "balance: %d credits\n\n", cr.Balance)
+	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "WHEN\tKIND\tAMOUNT\tBALANCE\tREFERENCE")
+	for _, e := range cr.Entries {
+		fmt.Fprintf(tw, "%s\t%s\t%+d\t%d\t%s\n", e.At.Format(time.DateTime), e.Kind, e.Amount, e.BalanceAfter, e.Reference)
+	}
+	_ = tw.Flush()
 	return ExitOK
 }

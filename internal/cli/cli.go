@@ -48,6 +48,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return runKeys(ctx, rest, env)
 	case "migrate":
 		return runMigrate(ctx, rest, env)
+	case "credits":
+		return runCredits(ctx, rest, env)
+	case "rotate-seal-key":
+		return runRotateSealKey(ctx, rest, env)
 	case "rules":
 		return runRules(rest, env)
 	case "version", "--version":
@@ -69,7 +73,9 @@ Usage:
   diffgate serve [flags]               run the API server (SQLite in ./diffgate-data by default)
   diffgate setup --token T --email E   create the owner account with the server's setup token
   diffgate keys create|list|revoke     manage API keys on a server
+  diffgate credits [--grant N --to E]  show the balance and ledger, or grant credits
   diffgate migrate                     apply database migrations
+  diffgate rotate-seal-key             re-encrypt server-side secrets under a new key
   diffgate rules                       list the builtin reviewer's rules
   diffgate version                     print the version
 

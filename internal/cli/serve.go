@@ -58,6 +58,7 @@ type serveFlags struct {
 	stripeAPI      string
 	webhookHTTP    bool
 	workers        string
+	authRate       string
 	providers      reviewFlags // --reviewer and the provider flags, shared with review
 }
 
@@ -87,6 +88,7 @@ func (sf *serveFlags) register(ef *envFlags) {
 	ef.str(&sf.stripeAPI, "stripe-api-base", "DIFFGATE_STRIPE_API_BASE", "", "Stripe API base `URL` (for stripe-mock; empty: Stripe)")
 	ef.boolean(&sf.webhookHTTP, "webhook-allow-http", "DIFFGATE_WEBHOOK_ALLOW_HTTP", false, "accept http:// webhook URLs (development only; private and loopback addresses stay refused)")
 	ef.str(&sf.workers, "review-workers", "DIFFGATE_REVIEW_WORKERS", "4", "asynchronous reviews run at once (`N`)")
+	ef.str(&sf.authRate, "auth-rate", "DIFFGATE_AUTH_RATE", "5", "login, signup and setup attempts per minute per client IP (`N`)")
 	ef.str(&sf.logLevel, "log-level", "DIFFGATE_LOG_LEVEL", "info", "`level` of the JSON logs on stderr: debug, info, warn, error")
 	sf.providers.registerProviders(ef)
 }
@@ -200,6 +202,10 @@ func serve(ctx context.Context, sf *serveFlags, env *Env) error {
 	if err != nil {
 		return err
 	}
+	authRate, err := strconv.Atoi(sf.authRate)
+	if err != nil || authRate < 1 || authRate > 10000 {
+		return usagef("--auth-rate %q: want 1 to 10000", sf.authRate)
+	}
 	nWorkers, err := strconv.Atoi(sf.workers)
 	if err != nil || nWorkers < 1 || nWorkers > 64 {
 		return usagef("--review-workers %q: want 1 to 64", sf.workers)
@@ -245,7 +251,7 @@ func serve(ctx context.Context, sf *serveFlags, env *Env) error {
 		Now:       now,
 		Passwords: passwords,
 		Tokens:    &account.Issuer{Keyring: jwtKeys, TTL: cfg.AccessTTL, Now: now},
-		Guard:     account.NewGuard(account.GuardConfig{}, now),
+		Guard:     account.NewGuard(account.GuardConfig{PerIPPerMinute: authRate}, now),
 		KeyHasher: keyHasher,
 		Limiter:   ratelimit.NewMemory(rate, time.Minute, now),
 		Cache:     resultCache,

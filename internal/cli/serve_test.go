@@ -44,7 +44,7 @@ func TestServeEndToEnd(t *testing.T) {
 	logs := &lockedBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	env := map[string]string{"DIFFGATE_DATA_DIR": dir, "DIFFGATE_ADDR": "127.0.0.1:0", "DIFFGATE_BCRYPT_COST": "12"}
+	env := map[string]string{"DIFFGATE_DATA_DIR": dir, "DIFFGATE_ADDR": "127.0.0.1:0", "DIFFGATE_BCRYPT_COST": "12", "DIFFGATE_AUTH_RATE": "50"}
 	done := make(chan int)
 	go func() {
 		code := Run(ctx, []string{"serve"}, func(k string) string { return env[k] }, strings.NewReader(""), io.Discard, pw)
@@ -73,7 +73,7 @@ func TestServeEndToEnd(t *testing.T) {
 			logs.Write([]byte(sc.Text() + "\n"))
 		}
 	}()
-	for _, name := range []string{"secrets/jwt-keys.json", "secrets/key-pepper", "diffgate.db"} {
+	for _, name := range []string{"secrets/jwt-keys.json", "secrets/key-pepper", "secrets/seal-keys.json", "diffgate.db"} {
 		fi, err := os.Stat(filepath.Join(dir, name))
 		if err != nil || fi.Mode().Perm() != 0o600 {
 			t.Errorf("%s: %v, mode %v; want 0600", name, err, fi.Mode().Perm())
@@ -117,6 +117,15 @@ func TestServeEndToEnd(t *testing.T) {
 		t.Errorf("review with a revoked key: exit %d, stderr %q", r.code, r.stderr)
 	}
 
+	r = cli("", map[string]string{"DIFFGATE_PASSWORD": pw1}, "credits", "--email", "owner@example.com")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "balance: ") || !strings.Contains(r.stdout, "charge") {
+		t.Errorf("credits: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = cli("", map[string]string{"DIFFGATE_PASSWORD": pw1}, "credits", "--email", "owner@example.com", "--grant", "50", "--to", "owner@example.com", "--reason", "test")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "now has") {
+		t.Errorf("credits --grant: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
 	cancel()
 	select {
 	case code := <-done:
@@ -128,6 +137,13 @@ func TestServeEndToEnd(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), key) || strings.Contains(logs.String(), pw1) {
 		t.Error("server logs hold a key or a password")
+	}
+	// D5: the seal key rotates offline, keeping the file 0600.
+	if r := run(t, "", map[string]string{"DIFFGATE_DATA_DIR": dir}, "rotate-seal-key"); r.code != ExitOK || !strings.Contains(r.stderr, "is active") {
+		t.Errorf("rotate-seal-key: %d %s", r.code, r.stderr)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "secrets", "seal-keys.json")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("seal keys after rotation: %v", err)
 	}
 }
 

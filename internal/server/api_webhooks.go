@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/diffgate/diffgate/internal/apperr"
+	"github.com/diffgate/diffgate/internal/keyring"
 	"github.com/diffgate/diffgate/internal/store"
 	"github.com/diffgate/diffgate/internal/webhook"
 )
@@ -288,4 +290,29 @@ func (s *Server) handleWebhookDeliveries(w http.ResponseWriter, r *http.Request)
 		out = append(out, row{EventID: a.EventID, Type: a.Type, Attempt: a.Attempt, At: a.At, Status: a.Status, LatencyMS: a.LatencyMS, Error: a.Err})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"attempts": out})
+}
+
+// ResealSecrets re-encrypts every webhook secret not yet sealed under kr's
+// active key (D5 rotation) and reports how many it rewrote. Each rewrite
+// is a compare-and-swap, so a secret rotated meanwhile is left alone.
+func ResealSecrets(ctx context.Context, db *store.DB, kr *keyring.Keyring) (int, error) {
+	eps, err := db.WebhookSecrets(ctx)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range eps {
+		if !kr.NeedsRotation(e.SecretSealed) {
+			continue
+		}
+		sealed, err := kr.Reseal(e.SecretSealed, secretAAD(e.UserID, e.URL))
+		if err != nil {
+			return n, fmt.Errorf("reseal webhook %d: %w", e.ID, err)
+		}
+		if err := db.ResealWebhookSecret(ctx, e.ID, e.SecretSealed, sealed); err != nil && apperr.KindOf(err) != apperr.Conflict && apperr.KindOf(err) != apperr.NotFound {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }

@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/diffgate/diffgate/internal/client"
 	"github.com/diffgate/diffgate/internal/keyring"
+	"github.com/diffgate/diffgate/internal/server"
 	"github.com/diffgate/diffgate/internal/webhook"
 )
 
@@ -352,5 +354,47 @@ func TestAsyncReview(t *testing.T) {
 	got = rc.deliveries()
 	if len(got) != 2 || !strings.Contains(string(got[1].body), `"review.failed"`) {
 		t.Errorf("review.failed was not delivered: %d deliveries", len(got))
+	}
+}
+
+// D5: rotating the seal key re-encrypts every webhook secret under the new
+// key; after the old key is retired the secrets still open and sign.
+func TestSealKeyRotation(t *testing.T) {
+	kr, hc, allow := webhookDeps(t)
+	e := start(t, options{keyring: kr, webhookClient: hc, checkURL: allow})
+	_, tok := e.user("ada@example.com")
+	rc := newReceiver(t)
+	wh := registerWebhook(t, e, tok.AccessToken, rc.srv.URL+"/hook", "*")
+	ctx := context.Background()
+	k2, err := keyring.GenerateKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, err := kr.Rotate(k2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := server.ResealSecrets(ctx, e.db, next)
+	if err != nil || n != 1 {
+		t.Fatalf("ResealSecrets = %d, %v; want 1", n, err)
+	}
+	if n, _ := server.ResealSecrets(ctx, e.db, next); n != 0 {
+		t.Errorf("a second rotation pass rewrote %d secrets, want 0", n)
+	}
+	onlyNew, err := keyring.New(k2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eps, err := e.db.WebhookSecrets(ctx)
+	if err != nil || len(eps) != 1 {
+		t.Fatal(err)
+	}
+	if onlyNew.NeedsRotation(eps[0].SecretSealed) {
+		t.Fatal("the secret is still sealed under the old key")
+	}
+	// Holding only the new key, the secret still opens to the original.
+	secret, err := onlyNew.Open(eps[0].SecretSealed, []byte(fmt.Sprintf("webhook-secret:%d:%s", eps[0].UserID, eps[0].URL)))
+	if err != nil || string(secret) != wh.Secret {
+		t.Errorf("after rotation the secret opens to %q, %v; want the original", secret, err)
 	}
 }
