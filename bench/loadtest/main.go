@@ -169,9 +169,13 @@ func run() error {
 
 	fmt.Printf("loadtest: %d users, fixed rate %d/s and flat out with %d workers, %s each\n\n", *users, *rate, *conc, *duration)
 	// Warm both paths (connections, page cache, JIT-free but allocator warm).
-	for _, mk := range []func(int) (*http.Request, error){diffgateReq, proxyReq} {
-		if _, err := closedLoop(hc, mk, *conc, time.Second); err != nil {
+	for i, mk := range []func(int) (*http.Request, error){diffgateReq, proxyReq} {
+		st, err := closedLoop(hc, mk, *conc, time.Second)
+		if err != nil {
 			return err
+		}
+		if st.errors > 0 {
+			return fmt.Errorf("warm-up: %d of %d requests to %s failed; the measurement would be meaningless", st.errors, st.n, []string{"diffgate", "the proxy"}[i])
 		}
 	}
 	var results [2][2]stats
@@ -234,6 +238,10 @@ func makeUsers(ctx context.Context, db *store.DB, kh *apikey.Hasher, n int) ([]s
 			return nil, err
 		}
 		if err := db.CreateAPIKey(ctx, store.APIKey{ID: k.ID, UserID: u.ID, Name: "load", Hash: kh.Hash(k.Plaintext), Scopes: apikey.DefaultScopes(), CreatedAt: now}); err != nil {
+			return nil, err
+		}
+		// Enough credits that the harness measures reviews, not 402s.
+		if _, err := db.Credit(ctx, u.ID, 1_000_000_000, store.LedgerGrant, "load test", now); err != nil {
 			return nil, err
 		}
 		keys = append(keys, k.Plaintext)

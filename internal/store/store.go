@@ -38,6 +38,8 @@ type DB struct {
 	// stmts caches prepared reads of the request path (key and session
 	// lookups), which would otherwise be parsed again on every request.
 	stmts sync.Map // query -> *sql.Stmt
+	// group batches SQLite's write transactions (nil for PostgreSQL).
+	group *groupCommit
 }
 
 // readStmt is a prepared statement for query on the read pool, prepared
@@ -134,6 +136,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	}
 	db := &DB{dialect: DialectSQLite, w: w, r: r, path: path}
 	db.tightenFiles()
+	db.startGroupCommit()
 	return db, nil
 }
 
@@ -175,6 +178,7 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close closes the pools. The writer closes last so SQLite checkpoints the
 // WAL on its final connection.
 func (db *DB) Close() error {
+	db.stopGroupCommit()
 	var errs []error
 	db.stmts.Range(func(_, st any) bool {
 		errs = append(errs, st.(*sql.Stmt).Close())
@@ -193,18 +197,10 @@ func (db *DB) Close() error {
 // inTx runs fn in a transaction on the writer and commits when fn returns
 // nil.
 func (db *DB) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
+	if db.group != nil {
+		return db.grouped(ctx, fn)
 	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return db.runTx(ctx, fn)
 }
 
 // forUpdate is the row-lock suffix for a SELECT inside a transaction. SQLite
