@@ -53,18 +53,26 @@ func Quote(p Prices, reviewers []string, diffBytes int) Amount {
 // priced by its model's entry, else its name's, else the default. A
 // per-token cost is rounded up to whole credits over the reviewer's input
 // and output together, so any use of a priced model costs at least one
-// credit. A reviewer that failed costs nothing: reviews are charged on
-// success only, and its partial findings come with an error.
+// credit.
+//
+// Charge on success only, chunk by chunk: a reviewer's usage counts only
+// the chunks that succeeded, and those chunks' findings are returned, so a
+// per-token reviewer that failed part-way is charged for the part it
+// reviewed (otherwise one chunk made to fail would make the rest free). A
+// flat-priced reviewer that failed costs nothing; one that failed with no
+// usage costs nothing either way.
 func Cost(p Prices, results []review.ReviewerResult) Amount {
 	var total Amount
 	for _, rr := range results {
-		if !rr.OK {
-			continue
-		}
 		pr := p.lookup(rr.Name, rr.Model)
-		a := pr.Flat
-		if pr.PerToken() {
-			a = tokenCost(pr, uint64(max(rr.Usage.InputTokens, 0)), uint64(max(rr.Usage.OutputTokens, 0)))
+		var a Amount
+		switch {
+		case pr.PerToken():
+			if rr.Usage.InputTokens > 0 || rr.Usage.OutputTokens > 0 {
+				a = tokenCost(pr, uint64(max(rr.Usage.InputTokens, 0)), uint64(max(rr.Usage.OutputTokens, 0)))
+			}
+		case rr.OK:
+			a = pr.Flat
 		}
 		total = addSat(total, a)
 	}

@@ -138,11 +138,15 @@ func TestCost(t *testing.T) {
 		{"model entry wins", []review.ReviewerResult{ok("anthropic", "opus", 1000, 1000)}, 15 + 75},
 		{"unknown model takes the reviewer's", []review.ReviewerResult{ok("anthropic", "haiku", 1000, 1000)}, 3 + 15},
 		{"unknown reviewer takes the default", []review.ReviewerResult{ok("gemini", "gemini-2.5-flash", 1000, 1000)}, 3 + 15},
-		{"failed reviewer is free", []review.ReviewerResult{failed(ok("anthropic", "", 5000, 5000))}, 0},
+		// The usage of a failed reviewer is that of its chunks that
+		// succeeded (and returned findings): it is charged.
+		{"failed reviewer pays for the chunks it reviewed", []review.ReviewerResult{failed(ok("anthropic", "", 5000, 5000))}, 15 + 75},
+		{"failed reviewer without usage is free", []review.ReviewerResult{failed(ok("anthropic", "", 0, 0))}, 0},
+		{"failed flat reviewer is free", []review.ReviewerResult{failed(ok("openai", "", 10, 10))}, 0},
 		{
 			"reviewers add up",
 			[]review.ReviewerResult{ok("builtin", "", 0, 0), ok("openai", "", 10, 10), ok("anthropic", "", 2000, 0), failed(ok("gemini", "", 1000, 1000))},
-			1 + 20 + 6,
+			1 + 20 + 6 + 18,
 		},
 		{"negative usage counts as none", []review.ReviewerResult{ok("anthropic", "", -5000, -1)}, 0},
 		// (2^63-1) * (15000+75000) / 1e6 = 830103483316929822.63: past

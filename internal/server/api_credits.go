@@ -19,50 +19,6 @@ type CreditsInfo struct {
 	Balance int64 `json:"balance"`
 }
 
-// reservation holds the credits reserved for one review until it settles.
-type reservation struct {
-	userID   int64
-	amount   int64
-	ref      string
-	disabled bool // sandbox: the ledger is never touched (K3)
-}
-
-// reserve takes the quoted credits before any reviewer runs, or answers
-// 402 when the balance does not cover them (L2).
-func (s *Server) reserve(ctx context.Context, p *Principal, quote credits.Amount, ref string) (*reservation, error) {
-	if p.Sandbox {
-		return &reservation{disabled: true}, nil
-	}
-	if _, err := s.Store.Debit(ctx, p.UserID, int64(quote), store.LedgerReserve, ref, s.Now().UTC()); err != nil {
-		if apperr.KindOf(err) == apperr.PaymentRequired {
-			bal, _ := s.Store.Balance(ctx, p.UserID)
-			return nil, apperr.Newf(apperr.PaymentRequired, "this review needs %d credits and the balance is %d", quote, bal)
-		}
-		return nil, err
-	}
-	return &reservation{userID: p.UserID, amount: int64(quote), ref: ref}, nil
-}
-
-// settle charges the real cost (never more than reserved) and releases the
-// rest; with cost 0 (a failed review) everything is released. It runs on a
-// context of its own so a client that hung up cannot leave credits held.
-func (s *Server) settle(ctx context.Context, r *reservation, cost credits.Amount) (charged, balance int64, err error) {
-	if r.disabled {
-		return 0, 0, nil
-	}
-	charged = int64(credits.Settle(credits.Amount(r.amount), cost))
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	now := s.Now().UTC()
-	// The low-balance event is written in the same transaction as the
-	// charge that causes it (outbox, W1).
-	balance, err = s.Store.SettleLow(sctx, r.userID, r.amount, charged, r.ref, now, s.Config.LowBalance, s.lowBalanceEvent(r.userID, now))
-	if err != nil {
-		return 0, 0, err
-	}
-	return charged, balance, nil
-}
-
 type quoteResponse struct {
 	Credits   int64    `json:"credits"`
 	Balance   int64    `json:"balance"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -23,6 +24,9 @@ import (
 // reviewAnswer is a review's JSON answer: the report document and, for
 // live keys and sessions, what it cost.
 type reviewAnswer struct {
+	// ID names the review for GET /v1/reviews/{id} (its metadata outlives
+	// the cached findings).
+	ID string `json:"id,omitempty"`
 	*report.Document
 	Credits *CreditsInfo `json:"credits,omitempty"`
 }
@@ -65,27 +69,45 @@ func (s *Server) handleReview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	entryOf(ctx).set(func(e *logEntry) { e.reviewers, e.diffBytes = names, int64(len(text)) })
-	if async || strings.Contains(strings.ToLower(r.Header.Get("Prefer")), "respond-async") {
+	async = async || strings.Contains(strings.ToLower(r.Header.Get("Prefer")), "respond-async")
+	run := func() (answer, error) {
+		if !async {
+			b, err := s.review(w, r, p, text, names, reviewers)
+			return answer{Status: http.StatusOK, Body: b}, err
+		}
 		parsed, err := parseDiff(text)
 		if err != nil {
-			s.writeError(w, r, err)
-			return
+			return answer{}, err
 		}
-		s.enqueue(w, r, p, parsed, names, reviewers, credits.ForKey(p.Sandbox, credits.Quote(*s.Config.Prices, names, len(text))))
-		return
+		b, loc, err := s.enqueue(ctx, p, parsed, names, reviewers, credits.ForKey(p.Sandbox, credits.Quote(*s.Config.Prices, names, len(text))))
+		return answer{Status: http.StatusAccepted, Location: loc, Body: b}, err
 	}
-
 	idem := r.Header.Get("Idempotency-Key")
 	if idem == "" {
-		b, err := s.review(w, r, p, text, names, reviewers)
+		a, err := run()
 		if err != nil {
 			s.writeError(w, r, err)
 			return
 		}
-		writeRawJSON(w, http.StatusOK, b)
+		a.write(w)
 		return
 	}
-	s.reviewIdempotent(w, r, p, idem, text, names, reviewers)
+	s.reviewIdempotent(w, r, p, idem, fmt.Sprintf("%s\n%t\n%s", strings.Join(names, ","), async, text), run)
+}
+
+// answer is a review request's successful answer, kept for idempotent
+// replays.
+type answer struct {
+	Status   int             `json:"status"`
+	Location string          `json:"location,omitempty"`
+	Body     json.RawMessage `json:"body"`
+}
+
+func (a answer) write(w http.ResponseWriter) {
+	if a.Location != "" {
+		w.Header().Set("Location", a.Location)
+	}
+	writeRawJSON(w, a.Status, a.Body)
 }
 
 // reviewIdempotent runs a review under an Idempotency-Key (L2): the first
@@ -93,14 +115,18 @@ func (s *Server) handleReview(w http.ResponseWriter, r *http.Request) {
 // the same answer and is charged nothing; the same key with another
 // request is 409. Only a keyed hash of the request is stored; the answer
 // is kept in memory as long as results are (at most 5 minutes).
-func (s *Server) reviewIdempotent(w http.ResponseWriter, r *http.Request, p *Principal, idem string, text []byte, names []string, reviewers []review.Reviewer) {
+func (s *Server) reviewIdempotent(w http.ResponseWriter, r *http.Request, p *Principal, idem, request string, run func() (answer, error)) {
 	ctx := r.Context()
 	if len(idem) > 255 || strings.ContainsFunc(idem, func(c rune) bool { return c < 0x21 || c > 0x7e }) {
 		s.writeError(w, r, apperr.New(apperr.Invalid, "Idempotency-Key must be 1 to 255 printable ASCII characters"))
 		return
 	}
-	hash := s.KeyHasher.Hash(strings.Join(names, ",") + "\n" + string(text)) // keyed: the hash reveals nothing of the code
-	state, err := s.Store.BeginIdempotent(ctx, p.UserID, idem, hash, s.Now().UTC())
+	hash := s.KeyHasher.Hash(request) // keyed: the hash reveals nothing of the code
+	now := s.Now().UTC()
+	// A claim older than any review can take was left by a process that
+	// died mid-request; it is taken over.
+	stale := now.Add(-s.Config.ReviewTimeout - time.Minute)
+	state, err := s.Store.BeginIdempotent(ctx, p.UserID, idem, hash, now, stale)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -111,15 +137,16 @@ func (s *Server) reviewIdempotent(w http.ResponseWriter, r *http.Request, p *Pri
 		s.writeError(w, r, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still running; retry shortly"))
 		return
 	case store.IdemDone:
-		if b, ok, err := s.Cache.Get(ctx, answerKey); err == nil && ok {
+		var a answer
+		if b, ok, err := s.Cache.Get(ctx, answerKey); err == nil && ok && json.Unmarshal(b, &a) == nil {
 			w.Header().Set("Idempotent-Replayed", "true")
-			writeRawJSON(w, http.StatusOK, b)
+			a.write(w)
 			return
 		}
-		s.writeError(w, r, apperr.New(apperr.Conflict, "this Idempotency-Key's review finished and was charged once; its result is no longer kept (results stay in memory for at most 5 minutes)"))
+		s.writeError(w, r, apperr.New(apperr.Conflict, "this Idempotency-Key's request finished and was charged once; its answer is no longer kept (answers stay in memory for at most 5 minutes)"))
 		return
 	}
-	b, err := s.review(w, r, p, text, names, reviewers)
+	a, err := run()
 	// Finishing must happen even if the client has gone.
 	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
@@ -130,13 +157,15 @@ func (s *Server) reviewIdempotent(w http.ResponseWriter, r *http.Request, p *Pri
 		s.writeError(w, r, err)
 		return
 	}
-	if err := s.Cache.Set(fctx, answerKey, b, s.Config.CacheTTL); err != nil {
-		s.log.WarnContext(ctx, "keep idempotent answer", "error", err)
+	if b, err := json.Marshal(a); err == nil {
+		if err := s.Cache.Set(fctx, answerKey, b, s.Config.CacheTTL); err != nil {
+			s.log.WarnContext(ctx, "keep idempotent answer", "error", err)
+		}
 	}
 	if err := s.Store.FinishIdempotent(fctx, p.UserID, idem); err != nil {
 		s.log.ErrorContext(ctx, "finish idempotency key", "error", err)
 	}
-	writeRawJSON(w, http.StatusOK, b)
+	a.write(w)
 }
 
 // review answers one review request: from the result cache when an
@@ -171,24 +200,44 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request, p *Principal, te
 	if err != nil {
 		return nil, err
 	}
-	// Reserve before any reviewer runs; settle with the real cost after
-	// (charge on success only: a failed reviewer costs nothing).
+	// The review is recorded (metadata only) with its credits reserved in
+	// one transaction before any reviewer runs, and finished with the real
+	// cost after. A crash in between leaves a recorded review that the next
+	// start fails, releasing its credits: a reservation is never lost.
 	quote := credits.ForKey(p.Sandbox, credits.Quote(*s.Config.Prices, names, len(text)))
-	res0, err := s.reserve(ctx, p, quote, requestID(ctx))
-	if err != nil {
+	now := s.Now().UTC()
+	rec := store.Review{ID: newReviewID(), UserID: p.UserID, KeyID: p.KeyID, Sandbox: p.Sandbox, Reviewers: names,
+		Reserved: int64(quote), CreatedAt: now}
+	if err := s.Store.CreateReview(ctx, rec, now); err != nil {
+		if apperr.KindOf(err) == apperr.PaymentRequired {
+			bal, _ := s.Store.Balance(ctx, p.UserID)
+			err = apperr.Newf(apperr.PaymentRequired, "this review needs %d credits and the balance is %d", quote, bal)
+		}
 		return nil, err
 	}
+	job := asyncJob{id: rec.ID, principal: p, diff: parsed, reviewers: reviewers, quote: quote}
+	finished := false
+	defer func() {
+		if !finished { // a panic on the way: release now rather than at restart
+			s.finishJob(context.WithoutCancel(ctx), job, nil, "internal error")
+		}
+	}()
 	s.wg.Add(1)
 	defer s.wg.Done()
 	rctx, cancel := context.WithTimeout(ctx, s.Config.ReviewTimeout)
 	defer cancel()
 	res := review.Run(rctx, parsed, reviewers, review.Options{Now: s.Now})
-	charged, balance, err := s.settle(ctx, res0, credits.ForKey(p.Sandbox, credits.Cost(*s.Config.Prices, res.Reviewers)))
+	charged, err := s.finishJob(context.WithoutCancel(ctx), job, res, "")
+	finished = true
 	if err != nil {
 		return nil, err
 	}
-	doc := reviewAnswer{Document: report.NewDocument(res)}
+	doc := reviewAnswer{ID: rec.ID, Document: report.NewDocument(res)}
 	if !p.Sandbox {
+		balance, err := s.Store.Balance(ctx, p.UserID)
+		if err != nil {
+			return nil, err
+		}
 		doc.Credits = &CreditsInfo{Quoted: int64(quote), Charged: charged, Balance: balance}
 	}
 	b, err := json.Marshal(doc)

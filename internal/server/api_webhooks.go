@@ -13,6 +13,7 @@ import (
 
 	"github.com/diffgate/diffgate/internal/apperr"
 	"github.com/diffgate/diffgate/internal/keyring"
+	"github.com/diffgate/diffgate/internal/ratelimit"
 	"github.com/diffgate/diffgate/internal/store"
 	"github.com/diffgate/diffgate/internal/webhook"
 )
@@ -246,6 +247,15 @@ func (s *Server) handleRotateWebhook(w http.ResponseWriter, r *http.Request) {
 func (s *Server) handleTestWebhook(w http.ResponseWriter, r *http.Request) {
 	ep, err := s.endpointOf(r)
 	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	// Tests are limited like reviews, so they cannot probe hosts at speed.
+	if d, err := s.Limiter.Allow(r.Context(), "webhook-test:"+itoa(ep.UserID)); err != nil || !d.Allowed {
+		if err == nil {
+			ratelimit.WriteHeaders(w.Header(), d)
+			err = apperr.New(apperr.RateLimited, "too many webhook tests; see Retry-After")
+		}
 		s.writeError(w, r, err)
 		return
 	}

@@ -65,7 +65,7 @@ func (s *Server) RunWorkers(ctx context.Context, n int) {
 	for {
 		select {
 		case j := <-s.pool.jobs:
-			s.finishJob(context.WithoutCancel(ctx), j, nil, "the server shut down before the review started")
+			_, _ = s.finishJob(context.WithoutCancel(ctx), j, nil, "the server shut down before the review started")
 		default:
 			return
 		}
@@ -89,54 +89,56 @@ func newReviewID() string {
 
 func reviewResultKey(id string) string { return cache.Key([]byte("review-result"), []byte(id)) }
 
-// enqueue records the review (reserving its credits) and queues it; the
-// answer is 202 with the review's id.
-func (s *Server) enqueue(w http.ResponseWriter, r *http.Request, p *Principal, parsed *diff.Diff, names []string, reviewers []review.Reviewer, quote credits.Amount) {
-	ctx := r.Context()
+// enqueue records the review (reserving its credits) and queues it,
+// returning the 202 answer's body and the review's location.
+func (s *Server) enqueue(ctx context.Context, p *Principal, parsed *diff.Diff, names []string, reviewers []review.Reviewer, quote credits.Amount) ([]byte, string, error) {
 	rec := store.Review{ID: newReviewID(), UserID: p.UserID, KeyID: p.KeyID, Sandbox: p.Sandbox, Status: "queued",
 		Reviewers: names, Reserved: int64(quote), CreatedAt: s.Now().UTC()}
 	if len(s.pool.jobs) == cap(s.pool.jobs) {
-		s.writeError(w, r, apperr.New(apperr.Unavailable, "the review queue is full; retry shortly"))
-		return
+		return nil, "", apperr.New(apperr.Unavailable, "the review queue is full; retry shortly")
 	}
 	if err := s.Store.CreateReview(ctx, rec, rec.CreatedAt); err != nil {
 		if apperr.KindOf(err) == apperr.PaymentRequired {
 			err = apperr.Newf(apperr.PaymentRequired, "this review needs %d credits", quote)
 		}
-		s.writeError(w, r, err)
-		return
+		return nil, "", err
 	}
 	job := asyncJob{id: rec.ID, principal: p, diff: parsed, reviewers: reviewers, quote: quote}
 	select {
 	case s.pool.jobs <- job:
 	default:
-		s.finishJob(context.WithoutCancel(ctx), job, nil, "the review queue is full")
-		s.writeError(w, r, apperr.New(apperr.Unavailable, "the review queue is full; retry shortly"))
-		return
+		_, _ = s.finishJob(context.WithoutCancel(ctx), job, nil, "the review queue is full")
+		return nil, "", apperr.New(apperr.Unavailable, "the review queue is full; retry shortly")
 	}
-	w.Header().Set("Location", "/v1/reviews/"+rec.ID)
-	writeJSON(w, http.StatusAccepted, map[string]string{"id": rec.ID, "status": "queued", "location": "/v1/reviews/" + rec.ID})
+	loc := "/v1/reviews/" + rec.ID
+	b, err := json.Marshal(map[string]string{"id": rec.ID, "status": "queued", "location": loc})
+	return b, loc, err
 }
 
 func (s *Server) runJob(ctx context.Context, j asyncJob) {
 	s.wg.Add(1)
 	defer s.wg.Done()
 	if err := s.Store.MarkReviewRunning(ctx, j.id, s.Now().UTC()); err != nil {
-		s.log.ErrorContext(ctx, "mark review running", "review_id", j.id, "error", err)
+		// Failed meanwhile (a restart elsewhere), or gone: do not run it.
+		s.log.WarnContext(ctx, "review not started", "review_id", j.id, "error", err)
+		return
 	}
 	rctx, cancel := context.WithTimeout(ctx, s.Config.ReviewTimeout)
 	defer cancel()
 	res := review.Run(rctx, j.diff, j.reviewers, review.Options{Now: s.Now})
-	s.finishJob(ctx, j, res, "")
+	_, _ = s.finishJob(ctx, j, res, "") // logged inside
 }
 
 // finishJob records the outcome in one transaction with its credits and
 // its webhook event: done when any reviewer succeeded, failed otherwise.
 // The findings go only to the result cache, for at most its TTL.
-func (s *Server) finishJob(ctx context.Context, j asyncJob, res *review.Result, reason string) {
+func (s *Server) finishJob(ctx context.Context, j asyncJob, res *review.Result, reason string) (charged int64, err error) {
 	now := s.Now().UTC()
-	status, findings, charged := "failed", 0, int64(0)
+	status, findings := "failed", 0
 	if res != nil {
+		// Usage counts only the chunks that succeeded, whose findings are
+		// returned: they are paid for even when the reviewer failed later.
+		charged = int64(credits.Settle(j.quote, credits.ForKey(j.principal.Sandbox, credits.Cost(*s.Config.Prices, res.Reviewers))))
 		ok := false
 		for _, rr := range res.Reviewers {
 			ok = ok || rr.OK
@@ -144,7 +146,6 @@ func (s *Server) finishJob(ctx context.Context, j asyncJob, res *review.Result, 
 		findings = len(res.Findings)
 		if ok {
 			status = "done"
-			charged = int64(credits.Settle(j.quote, credits.ForKey(j.principal.Sandbox, credits.Cost(*s.Config.Prices, res.Reviewers))))
 			doc := reviewAnswer{Document: report.NewDocument(res)}
 			if b, err := json.Marshal(doc); err == nil {
 				if err := s.Cache.Set(ctx, reviewResultKey(j.id), b, s.Config.CacheTTL); err != nil {
@@ -165,7 +166,12 @@ func (s *Server) finishJob(ctx context.Context, j asyncJob, res *review.Result, 
 	if err := s.Store.FinishReview(ctx, j.id, status, reason, findings, charged, now, s.Config.LowBalance,
 		s.lowBalanceEvent(j.principal.UserID, now), ev); err != nil {
 		s.log.ErrorContext(ctx, "finish review", "review_id", j.id, "error", err)
+		return 0, err
 	}
+	if j.principal.Sandbox {
+		charged = 0
+	}
+	return charged, nil
 }
 
 type reviewStatus struct {

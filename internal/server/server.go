@@ -8,14 +8,17 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/diffgate/diffgate/internal/account"
 	"github.com/diffgate/diffgate/internal/apikey"
+	"github.com/diffgate/diffgate/internal/apperr"
 	"github.com/diffgate/diffgate/internal/billing"
 	"github.com/diffgate/diffgate/internal/cache"
 	"github.com/diffgate/diffgate/internal/credits"
@@ -150,7 +153,7 @@ func New(d Deps) *Server {
 	}
 	s.pool = newWorkers(c.AsyncQueue)
 	if s.CheckWebhookURL == nil {
-		s.CheckWebhookURL = func(raw string) error { return webhook.CheckURL(raw, c.WebhookAllowHTTP) }
+		s.CheckWebhookURL = func(raw string) error { return checkWebhookURL(raw, c.WebhookAllowHTTP) }
 	}
 	if s.WebhookClient == nil {
 		s.WebhookClient = webhook.NewClient(webhook.Options{AllowHTTP: c.WebhookAllowHTTP})
@@ -247,3 +250,33 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 }
 
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// checkWebhookURL vets a webhook URL at registration (W2): the URL's form,
+// then every address its host resolves to now. The dialer checks the
+// addresses again at every delivery, so a name that changes later is
+// still refused.
+func checkWebhookURL(raw string, allowHTTP bool) error {
+	if err := webhook.CheckURL(raw, allowHTTP); err != nil {
+		return err
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return apperr.New(apperr.Invalid, "invalid webhook URL")
+	}
+	host := u.Hostname()
+	if _, err := netip.ParseAddr(host); err == nil {
+		return nil // an address literal, already checked
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(addrs) == 0 {
+		return apperr.New(apperr.Invalid, "the webhook host does not resolve")
+	}
+	for _, a := range addrs {
+		if webhook.CheckAddr(a) != nil {
+			return apperr.New(apperr.Invalid, "the webhook host resolves to a private or reserved address")
+		}
+	}
+	return nil
+}

@@ -110,7 +110,11 @@ func TestWebhookLifecycle(t *testing.T) {
 	// The production check refuses local and private targets.
 	prod := start(t, options{keyring: kr})
 	_, ptok := prod.user("ada@example.com")
-	for _, u := range []string{"http://127.0.0.1:9/x", "https://127.0.0.1/x", "https://10.0.0.1/x", "https://169.254.169.254/latest", "https://localhost/x", "https://[::1]/x", "ftp://example.com/x"} {
+	// localhost.diffgate-test. does not exist: names that do not resolve are
+	// refused too, as are names resolving to loopback (the resolver's own
+	// localhost entries).
+	for _, u := range []string{"http://127.0.0.1:9/x", "https://127.0.0.1/x", "https://10.0.0.1/x", "https://169.254.169.254/latest", "https://localhost/x", "https://[::1]/x", "ftp://example.com/x",
+		"https://ip6-localhost/x", "https://nowhere.diffgate-test.invalid/x", "https://[::ffff:127.0.0.1]/x", "https://2130706433/x"} {
 		body, _ := json.Marshal(map[string]any{"url": u, "events": []string{"*"}})
 		if resp, b := prod.raw("POST", "/v1/webhooks", ptok.AccessToken, "application/json", strings.NewReader(string(body))); resp.StatusCode != 400 {
 			t.Errorf("registering %s: %d %s, want 400", u, resp.StatusCode, b)
@@ -396,5 +400,34 @@ func TestSealKeyRotation(t *testing.T) {
 	secret, err := onlyNew.Open(eps[0].SecretSealed, []byte(fmt.Sprintf("webhook-secret:%d:%s", eps[0].UserID, eps[0].URL)))
 	if err != nil || string(secret) != wh.Secret {
 		t.Errorf("after rotation the secret opens to %q, %v; want the original", secret, err)
+	}
+}
+
+// L2: an asynchronous review retried with the same Idempotency-Key is
+// queued and charged once; both answers name the same review.
+func TestAsyncIdempotency(t *testing.T) {
+	e := start(t, options{credits: 100, prices: "builtin=5"})
+	ada, tok := e.user("ada@example.com")
+	post := func() (int, string) {
+		req, _ := http.NewRequest("POST", e.url+"/v1/reviews?async=true", strings.NewReader(sampleDiff))
+		req.Header.Set("Content-Type", "text/x-diff")
+		req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+		req.Header.Set("Idempotency-Key", "async-1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b struct{ ID string }
+		_ = json.NewDecoder(resp.Body).Decode(&b)
+		return resp.StatusCode, b.ID
+	}
+	c1, id1 := post()
+	c2, id2 := post()
+	if c1 != 202 || c2 != 202 || id1 == "" || id1 != id2 {
+		t.Errorf("two posts with one key: %d %q and %d %q; want the same 202", c1, id1, c2, id2)
+	}
+	if cr, _ := ada.Credits(context.Background()); cr.Balance != 95 {
+		t.Errorf("balance %d, want one reservation of 5", cr.Balance)
 	}
 }

@@ -1195,7 +1195,7 @@ func testIdempotency(t *testing.T, c conformance) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, err := db.BeginIdempotent(ctx, u.ID, "k1", hashOf("req"), t0)
+			st, err := db.BeginIdempotent(ctx, u.ID, "k1", hashOf("req"), t0, t0.Add(-time.Hour))
 			if err != nil {
 				t.Errorf("BeginIdempotent = %v", err)
 			}
@@ -1210,34 +1210,44 @@ func testIdempotency(t *testing.T, c conformance) {
 	if news.Load() != 1 {
 		t.Errorf("%d concurrent claims were new, want 1", news.Load())
 	}
-	if _, err := db.BeginIdempotent(ctx, u.ID, "k1", hashOf("other"), t0); apperr.KindOf(err) != apperr.Conflict {
+	if _, err := db.BeginIdempotent(ctx, u.ID, "k1", hashOf("other"), t0, t0.Add(-time.Hour)); apperr.KindOf(err) != apperr.Conflict {
 		t.Errorf("same key, other request = %v, want Conflict", err)
 	}
 	if err := db.FinishIdempotent(ctx, u.ID, "k1"); err != nil {
 		t.Fatal(err)
 	}
-	if st, err := db.BeginIdempotent(ctx, u.ID, "k1", hashOf("req"), t0); err != nil || st != IdemDone {
+	if st, err := db.BeginIdempotent(ctx, u.ID, "k1", hashOf("req"), t0, t0.Add(-time.Hour)); err != nil || st != IdemDone {
 		t.Errorf("after finishing = %q, %v; want done", st, err)
 	}
 	// Abandoned keys can be claimed again; done ones cannot be abandoned.
-	if _, err := db.BeginIdempotent(ctx, u.ID, "k2", hashOf("req"), t0); err != nil {
+	if _, err := db.BeginIdempotent(ctx, u.ID, "k2", hashOf("req"), t0, t0.Add(-time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	if err := db.AbandonIdempotent(ctx, u.ID, "k2"); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := db.BeginIdempotent(ctx, u.ID, "k2", hashOf("req"), t0); st != IdemNew {
+	if st, _ := db.BeginIdempotent(ctx, u.ID, "k2", hashOf("req"), t0, t0.Add(-time.Hour)); st != IdemNew {
 		t.Errorf("abandoned key = %q, want new", st)
 	}
 	if err := db.AbandonIdempotent(ctx, u.ID, "k1"); err != nil {
 		t.Fatal(err)
 	}
-	if st, _ := db.BeginIdempotent(ctx, u.ID, "k1", hashOf("req"), t0); st != IdemDone {
+	if st, _ := db.BeginIdempotent(ctx, u.ID, "k1", hashOf("req"), t0, t0.Add(-time.Hour)); st != IdemDone {
 		t.Errorf("a done key was abandoned: %q", st)
+	}
+	// A pending claim left by a dead process is taken over once stale.
+	if _, err := db.BeginIdempotent(ctx, u.ID, "k3", hashOf("req"), t0, t0.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if st, _ := db.BeginIdempotent(ctx, u.ID, "k3", hashOf("req"), t0.Add(time.Minute), t0.Add(-time.Hour)); st != IdemPending {
+		t.Errorf("fresh pending claim = %q, want pending", st)
+	}
+	if st, _ := db.BeginIdempotent(ctx, u.ID, "k3", hashOf("req"), t0.Add(2*time.Hour), t0.Add(time.Hour)); st != IdemNew {
+		t.Errorf("stale pending claim = %q, want new (taken over)", st)
 	}
 	// Keys are per user.
 	v := mkUser(t, db, "bob@example.com")
-	if st, _ := db.BeginIdempotent(ctx, v.ID, "k1", hashOf("bob"), t0); st != IdemNew {
+	if st, _ := db.BeginIdempotent(ctx, v.ID, "k1", hashOf("bob"), t0, t0.Add(-time.Hour)); st != IdemNew {
 		t.Errorf("another user's key = %q, want new", st)
 	}
 }
