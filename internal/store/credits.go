@@ -127,7 +127,7 @@ func (db *DB) settle(ctx context.Context, tx *sql.Tx, userID, reserved, actual i
 // replayed event changes nothing and reports applied false.
 func (db *DB) ApplyPurchase(ctx context.Context, eventID string, userID, amount int64, now time.Time) (applied bool, balance int64, err error) {
 	err = db.inTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `INSERT INTO stripe_events (event_id, applied_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING`,
+		res, err := db.txExec(ctx, tx, `INSERT INTO stripe_events (event_id, applied_at) VALUES ($1, $2) ON CONFLICT (event_id) DO NOTHING`,
 			eventID, db.ts(now))
 		if err != nil {
 			return fmt.Errorf("record stripe event: %w", err)
@@ -174,7 +174,7 @@ func (db *DB) credit(ctx context.Context, tx *sql.Tx, userID, amount int64, kind
 		return 0, apperr.New(apperr.Invalid, "a credit must be positive")
 	}
 	var bal int64
-	err := tx.QueryRowContext(ctx, `INSERT INTO balances (user_id, balance) VALUES ($1, $2)
+	err := db.txQueryRow(ctx, tx, `INSERT INTO balances (user_id, balance) VALUES ($1, $2)
 		ON CONFLICT (user_id) DO UPDATE SET balance = balances.balance + excluded.balance
 		RETURNING balance`, userID, amount).Scan(&bal)
 	if isForeignKey(err) {
@@ -196,7 +196,7 @@ func (db *DB) debit(ctx context.Context, tx *sql.Tx, userID, amount int64, kind,
 		return 0, apperr.New(apperr.Invalid, "a debit cannot be negative")
 	}
 	var bal int64
-	err := tx.QueryRowContext(ctx, `UPDATE balances SET balance = balance - $1
+	err := db.txQueryRow(ctx, tx, `UPDATE balances SET balance = balance - $1
 		WHERE user_id = $2 AND balance >= $1 RETURNING balance`, amount, userID).Scan(&bal)
 	if noRows(err) {
 		return 0, apperr.New(apperr.PaymentRequired, "not enough credits")
@@ -211,7 +211,7 @@ func (db *DB) debit(ctx context.Context, tx *sql.Tx, userID, amount int64, kind,
 }
 
 func (db *DB) entry(ctx context.Context, tx *sql.Tx, userID int64, kind string, amount, bal int64, ref string, now time.Time) error {
-	if _, err := tx.ExecContext(ctx, `INSERT INTO ledger_entries (user_id, kind, amount, balance_after, reference, created_at)
+	if _, err := db.txExec(ctx, tx, `INSERT INTO ledger_entries (user_id, kind, amount, balance_after, reference, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`, userID, kind, amount, bal, ref, db.ts(now)); err != nil {
 		return fmt.Errorf("ledger entry: %w", err)
 	}

@@ -72,7 +72,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Dur
 	var out []Delivery
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		out = out[:0]
-		rows, err := tx.QueryContext(ctx, `SELECT d.id, d.event_id, d.endpoint_id, e.user_id, w.url, w.secret_sealed,
+		rows, err := db.txQuery(ctx, tx, `SELECT d.id, d.event_id, d.endpoint_id, e.user_id, w.url, w.secret_sealed,
 				e.type, e.metadata, e.created_at, d.attempt
 			FROM webhook_deliveries d
 			JOIN webhook_endpoints w ON w.id = d.endpoint_id
@@ -98,7 +98,7 @@ func (db *DB) ClaimDeliveries(ctx context.Context, now time.Time, lease time.Dur
 		rows.Close()
 		until := db.ts(now.Add(lease))
 		for _, d := range out {
-			if _, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE id = $1`, d.ID, until); err != nil {
+			if _, err := db.txExec(ctx, tx, `UPDATE webhook_deliveries SET next_attempt_at = $2 WHERE id = $1`, d.ID, until); err != nil {
 				return err
 			}
 		}
@@ -125,7 +125,7 @@ func (db *DB) RecordAttempt(ctx context.Context, deliveryID int64, r AttemptResu
 		// cascading DeleteWebhookEndpoint takes them in, so the two cannot
 		// deadlock on PostgreSQL.
 		var endpointID int64
-		err := tx.QueryRowContext(ctx, `SELECT endpoint_id FROM webhook_deliveries WHERE id = $1`, deliveryID).Scan(&endpointID)
+		err := db.txQueryRow(ctx, tx, `SELECT endpoint_id FROM webhook_deliveries WHERE id = $1`, deliveryID).Scan(&endpointID)
 		if noRows(err) {
 			return apperr.New(apperr.NotFound, "delivery not found")
 		}
@@ -134,9 +134,9 @@ func (db *DB) RecordAttempt(ctx context.Context, deliveryID int64, r AttemptResu
 		}
 		var res sql.Result
 		if r.Delivered {
-			res, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET consecutive_failures = 0, failing = FALSE WHERE id = $1`, endpointID)
+			res, err = db.txExec(ctx, tx, `UPDATE webhook_endpoints SET consecutive_failures = 0, failing = FALSE WHERE id = $1`, endpointID)
 		} else {
-			res, err = tx.ExecContext(ctx, `UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1,
+			res, err = db.txExec(ctx, tx, `UPDATE webhook_endpoints SET consecutive_failures = consecutive_failures + 1,
 				failing = (failing OR consecutive_failures + 1 >= $2) WHERE id = $1`, endpointID, failingAfter)
 		}
 		if err != nil {
@@ -149,7 +149,7 @@ func (db *DB) RecordAttempt(ctx context.Context, deliveryID int64, r AttemptResu
 		}
 		var attempt int
 		var state string
-		err = tx.QueryRowContext(ctx, `SELECT attempt, state FROM webhook_deliveries WHERE id = $1`+db.forUpdate(),
+		err = db.txQueryRow(ctx, tx, `SELECT attempt, state FROM webhook_deliveries WHERE id = $1`+db.forUpdate(),
 			deliveryID).Scan(&attempt, &state)
 		if noRows(err) {
 			return apperr.New(apperr.NotFound, "delivery not found")
@@ -157,7 +157,7 @@ func (db *DB) RecordAttempt(ctx context.Context, deliveryID int64, r AttemptResu
 		if err != nil {
 			return fmt.Errorf("record attempt: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt, at, status, latency_ms, error)
+		if _, err := db.txExec(ctx, tx, `INSERT INTO webhook_attempts (delivery_id, endpoint_id, attempt, at, status, latency_ms, error)
 			VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 			deliveryID, endpointID, attempt+1, db.ts(r.At), r.Status, r.LatencyMS, shortReason(r.Err)); err != nil {
 			return fmt.Errorf("record attempt: %w", err)
@@ -175,7 +175,7 @@ func (db *DB) RecordAttempt(ctx context.Context, deliveryID int64, r AttemptResu
 		default:
 			args = append(args, db.ts(*r.NextAt))
 		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := db.txExec(ctx, tx, q, args...); err != nil {
 			return fmt.Errorf("record attempt: update delivery: %w", err)
 		}
 		return nil

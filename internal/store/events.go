@@ -52,7 +52,7 @@ func (db *DB) appendEvents(ctx context.Context, tx *sql.Tx, now time.Time, evs [
 		if created.IsZero() {
 			created = now
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO events (id, user_id, type, metadata, created_at) VALUES ($1, $2, $3, $4, $5)`,
+		_, err := db.txExec(ctx, tx, `INSERT INTO events (id, user_id, type, metadata, created_at) VALUES ($1, $2, $3, $4, $5)`,
 			ev.ID, ev.UserID, ev.Type, string(payload), db.ts(created))
 		switch {
 		case isUnique(err):
@@ -73,7 +73,7 @@ func (db *DB) appendEvents(ctx context.Context, tx *sql.Tx, now time.Time, evs [
 			if !slices.Contains(ep.Events, ev.Type) && !slices.Contains(ep.Events, "*") {
 				continue
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO webhook_deliveries (event_id, endpoint_id, state, attempt, next_attempt_at)
+			if _, err := db.txExec(ctx, tx, `INSERT INTO webhook_deliveries (event_id, endpoint_id, state, attempt, next_attempt_at)
 				VALUES ($1, $2, 'pending', 0, $3)`, ev.ID, ep.ID, db.ts(now)); err != nil {
 				return fmt.Errorf("append event: queue delivery: %w", err)
 			}
@@ -85,7 +85,7 @@ func (db *DB) appendEvents(ctx context.Context, tx *sql.Tx, now time.Time, evs [
 // activeEndpoints lists the user's unpaused endpoints inside tx, so an
 // endpoint created or deleted concurrently is either fully in or fully out.
 func (db *DB) activeEndpoints(ctx context.Context, tx *sql.Tx, userID int64) ([]WebhookEndpoint, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE user_id = $1 AND NOT paused ORDER BY id`, userID)
+	rows, err := db.txQuery(ctx, tx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE user_id = $1 AND NOT paused ORDER BY id`, userID)
 	if err != nil {
 		return nil, fmt.Errorf("append event: endpoints: %w", err)
 	}

@@ -89,6 +89,7 @@ func (db *DB) commitLoop(g *groupCommit) {
 			}
 		}
 		db.runBatch(batch)
+		db.prepareWanted()
 	}
 }
 

@@ -66,7 +66,7 @@ func (db *DB) CreateReview(ctx context.Context, r Review, now time.Time) error {
 				return err
 			}
 		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO reviews (`+reviewColumns+`)
+		_, err := db.txExec(ctx, tx, `INSERT INTO reviews (`+reviewColumns+`)
 			VALUES ($1, $2, $3, $4, 'queued', $5, $6, '', 0, 0, $7, NULL, NULL)`,
 			r.ID, r.UserID, r.KeyID, r.Sandbox, stringList(r.Reviewers), r.Reserved, db.ts(r.CreatedAt))
 		switch {
@@ -141,7 +141,7 @@ func (db *DB) FinishReview(ctx context.Context, id string, status string, errMsg
 		if r.charges() {
 			charge = min(charged, r.Reserved)
 		}
-		if _, err := tx.ExecContext(ctx, `UPDATE reviews SET status = $2, error = $3, findings_count = $4, charged = $5, finished_at = $6
+		if _, err := db.txExec(ctx, tx, `UPDATE reviews SET status = $2, error = $3, findings_count = $4, charged = $5, finished_at = $6
 			WHERE id = $1`, id, status, errMsg, findings, charge, db.ts(now)); err != nil {
 			return fmt.Errorf("finish review: %w", err)
 		}
@@ -156,7 +156,7 @@ func (db *DB) FinishReview(ctx context.Context, id string, status string, errMsg
 // lockUnfinishedReview reads a review inside tx, row-locked on PostgreSQL;
 // NotFound when unknown, Conflict when already finished.
 func (db *DB) lockUnfinishedReview(ctx context.Context, tx *sql.Tx, id string) (Review, error) {
-	r, err := scanReview(tx.QueryRowContext(ctx, `SELECT `+reviewColumns+` FROM reviews WHERE id = $1`+db.forUpdate(), id))
+	r, err := scanReview(db.txQueryRow(ctx, tx, `SELECT `+reviewColumns+` FROM reviews WHERE id = $1`+db.forUpdate(), id))
 	if noRows(err) {
 		return Review{}, apperr.New(apperr.NotFound, "review not found")
 	}
@@ -206,7 +206,7 @@ func (db *DB) FailUnfinishedReviews(ctx context.Context, reason string, now time
 			if err != nil {
 				return err
 			}
-			if _, err := tx.ExecContext(ctx, `UPDATE reviews SET status = 'failed', error = $2, finished_at = $3 WHERE id = $1`,
+			if _, err := db.txExec(ctx, tx, `UPDATE reviews SET status = 'failed', error = $2, finished_at = $3 WHERE id = $1`,
 				id, reason, db.ts(now)); err != nil {
 				return fmt.Errorf("fail review: %w", err)
 			}

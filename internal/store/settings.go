@@ -40,7 +40,7 @@ func (db *DB) TakeSetting(ctx context.Context, key, want string) (bool, error) {
 	var taken bool
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		var v string
-		err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = $1`+db.forUpdate(), key).Scan(&v)
+		err := db.txQueryRow(ctx, tx, `SELECT value FROM settings WHERE key = $1`+db.forUpdate(), key).Scan(&v)
 		if noRows(err) {
 			return nil
 		}
@@ -50,7 +50,7 @@ func (db *DB) TakeSetting(ctx context.Context, key, want string) (bool, error) {
 		if subtle.ConstantTimeCompare([]byte(v), []byte(want)) != 1 {
 			return nil
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM settings WHERE key = $1`, key); err != nil {
+		if _, err := db.txExec(ctx, tx, `DELETE FROM settings WHERE key = $1`, key); err != nil {
 			return err
 		}
 		taken = true

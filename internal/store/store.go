@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/diffgate/diffgate/internal/apperr"
@@ -40,6 +41,10 @@ type DB struct {
 	stmts sync.Map // query -> *sql.Stmt
 	// group batches SQLite's write transactions (nil for PostgreSQL).
 	group *groupCommit
+	// wstmts caches prepared write statements (SQLite).
+	wstmts     sync.Map // query -> *sql.Stmt
+	wstmtCount atomic.Int64
+	wanted     sync.Map // queries to prepare between batches
 }
 
 // readStmt is a prepared statement for query on the read pool, prepared
@@ -180,10 +185,12 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Close() error {
 	db.stopGroupCommit()
 	var errs []error
-	db.stmts.Range(func(_, st any) bool {
-		errs = append(errs, st.(*sql.Stmt).Close())
-		return true
-	})
+	for _, m := range []*sync.Map{&db.stmts, &db.wstmts} {
+		m.Range(func(_, st any) bool {
+			errs = append(errs, st.(*sql.Stmt).Close())
+			return true
+		})
+	}
 	if db.r != db.w {
 		errs = append(errs, db.r.Close())
 	}
@@ -211,4 +218,70 @@ func (db *DB) forUpdate() string {
 		return " FOR UPDATE"
 	}
 	return ""
+}
+
+// maxWriteStmts bounds the cache of prepared write statements; queries
+// past it run unprepared.
+const maxWriteStmts = 256
+
+// txStmt is query prepared once on the writer and bound to tx. SQLite's
+// single writer connection keeps its prepared statements, so a hot write
+// is parsed once per store instead of once per call; PostgreSQL's driver
+// caches statements itself, so it gets nil (run the query directly).
+//
+// Inside a transaction the writer's only connection is taken, so a query
+// not yet prepared runs unprepared this time and is prepared by the group
+// committer between batches, when the connection is free.
+func (db *DB) txStmt(ctx context.Context, tx *sql.Tx, query string) *sql.Stmt {
+	if db.dialect != DialectSQLite {
+		return nil
+	}
+	if st, ok := db.wstmts.Load(query); ok {
+		return tx.StmtContext(ctx, st.(*sql.Stmt))
+	}
+	if db.wstmtCount.Load() < maxWriteStmts {
+		db.wanted.Store(query, struct{}{})
+	}
+	return nil
+}
+
+// prepareWanted prepares the write statements transactions asked for. It
+// runs while no transaction of the committer holds the connection.
+func (db *DB) prepareWanted() {
+	db.wanted.Range(func(q, _ any) bool {
+		db.wanted.Delete(q)
+		query := q.(string)
+		if _, ok := db.wstmts.Load(query); ok || db.wstmtCount.Load() >= maxWriteStmts {
+			return true
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		st, err := db.w.PrepareContext(ctx, query)
+		cancel()
+		if err == nil {
+			db.wstmts.Store(query, st)
+			db.wstmtCount.Add(1)
+		}
+		return true
+	})
+}
+
+func (db *DB) txExec(ctx context.Context, tx *sql.Tx, query string, args ...any) (sql.Result, error) {
+	if st := db.txStmt(ctx, tx, query); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	return tx.ExecContext(ctx, query, args...)
+}
+
+func (db *DB) txQueryRow(ctx context.Context, tx *sql.Tx, query string, args ...any) *sql.Row {
+	if st := db.txStmt(ctx, tx, query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
+	return tx.QueryRowContext(ctx, query, args...)
+}
+
+func (db *DB) txQuery(ctx context.Context, tx *sql.Tx, query string, args ...any) (*sql.Rows, error) {
+	if st := db.txStmt(ctx, tx, query); st != nil {
+		return st.QueryContext(ctx, args...)
+	}
+	return tx.QueryContext(ctx, query, args...)
 }

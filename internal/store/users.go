@@ -119,7 +119,7 @@ func (db *DB) ClaimSetup(ctx context.Context, key, want string, u User) (User, e
 	var out User
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
 		var v string
-		err := tx.QueryRowContext(ctx, `SELECT value FROM settings WHERE key = $1`+db.forUpdate(), key).Scan(&v)
+		err := db.txQueryRow(ctx, tx, `SELECT value FROM settings WHERE key = $1`+db.forUpdate(), key).Scan(&v)
 		if noRows(err) {
 			return apperr.New(apperr.Unauthorized, "invalid or used setup token")
 		}
@@ -132,7 +132,7 @@ func (db *DB) ClaimSetup(ctx context.Context, key, want string, u User) (User, e
 		if out, err = db.insertUser(ctx, tx, u); err != nil {
 			return err
 		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM settings WHERE key = $1`, key); err != nil {
+		if _, err := db.txExec(ctx, tx, `DELETE FROM settings WHERE key = $1`, key); err != nil {
 			return fmt.Errorf("claim setup: %w", err)
 		}
 		return nil
