@@ -245,19 +245,20 @@ func serve(ctx context.Context, sf *serveFlags, env *Env) error {
 	var stopping atomic.Bool
 	resultCache := cache.NewMemory(cfg.CacheTTL, 256<<20, now)
 	srv := server.New(server.Deps{
-		Config:    cfg,
-		Store:     db,
-		Log:       log,
-		Now:       now,
-		Passwords: passwords,
-		Tokens:    &account.Issuer{Keyring: jwtKeys, TTL: cfg.AccessTTL, Now: now},
-		Guard:     account.NewGuard(account.GuardConfig{PerIPPerMinute: authRate}, now),
-		KeyHasher: keyHasher,
-		Limiter:   ratelimit.NewMemory(rate, time.Minute, now),
-		Cache:     resultCache,
-		Reviewers: byName,
-		Billing:   bill,
-		Keyring:   sealer,
+		Config:      cfg,
+		Store:       db,
+		Log:         log,
+		Now:         now,
+		Passwords:   passwords,
+		Tokens:      &account.Issuer{Keyring: jwtKeys, TTL: cfg.AccessTTL, Now: now},
+		Guard:       account.NewGuard(account.GuardConfig{PerIPPerMinute: authRate}, now),
+		KeyHasher:   keyHasher,
+		Limiter:     ratelimit.NewMemory(rate, time.Minute, now),
+		Cache:       resultCache,
+		Reviewers:   byName,
+		Billing:     bill,
+		Keyring:     sealer,
+		KeyringPath: filepath.Join(sf.dataDir, "secrets", "seal-keys.json"),
 		Ready: func(context.Context) error {
 			if stopping.Load() {
 				return errors.New("shutting down")

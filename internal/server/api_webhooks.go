@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"time"
@@ -77,15 +78,40 @@ func secretAAD(userID int64, url string) []byte {
 	return []byte(fmt.Sprintf("webhook-secret:%d:%s", userID, url))
 }
 
-func (s *Server) sealSecret(userID int64, url, secret string) (string, error) {
-	if s.Keyring == nil {
-		return "", apperr.New(apperr.Unavailable, "webhooks are not configured on this server")
+// sealKeys is the current seal keyring, re-read from its file when the
+// file changed since the last look (a rotation by another process).
+func (s *Server) sealKeys() (*keyring.Keyring, error) {
+	s.ringMu.Lock()
+	defer s.ringMu.Unlock()
+	if s.KeyringPath != "" {
+		if fi, err := os.Stat(s.KeyringPath); err == nil && !fi.ModTime().Equal(s.ringMod) {
+			kr, err := keyring.ReadFile(s.KeyringPath)
+			if err != nil {
+				return nil, fmt.Errorf("reload seal keys: %w", err)
+			}
+			s.Keyring, s.ringMod = kr, fi.ModTime()
+		}
 	}
-	return s.Keyring.Seal([]byte(secret), secretAAD(userID, url))
+	if s.Keyring == nil {
+		return nil, apperr.New(apperr.Unavailable, "webhooks are not configured on this server")
+	}
+	return s.Keyring, nil
+}
+
+func (s *Server) sealSecret(userID int64, url, secret string) (string, error) {
+	kr, err := s.sealKeys()
+	if err != nil {
+		return "", err
+	}
+	return kr.Seal([]byte(secret), secretAAD(userID, url))
 }
 
 func (s *Server) openSecret(userID int64, url, sealed string) (string, error) {
-	b, err := s.Keyring.Open(sealed, secretAAD(userID, url))
+	kr, err := s.sealKeys()
+	if err != nil {
+		return "", err
+	}
+	b, err := kr.Open(sealed, secretAAD(userID, url))
 	if err != nil {
 		return "", fmt.Errorf("open webhook secret: %w", err)
 	}

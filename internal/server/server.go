@@ -94,6 +94,10 @@ type Deps struct {
 	Billing *billing.Billing
 	// Keyring seals server-side secrets (webhook secrets, D5).
 	Keyring *keyring.Keyring
+	// KeyringPath, when set, is the keyring's file: the server reloads it
+	// when it changes, so a rotation (diffgate rotate-seal-key) takes
+	// effect without a restart.
+	KeyringPath string
 	// WebhookClient delivers webhooks; it must come from webhook.NewClient
 	// (SSRF-safe dialer, no proxy, no redirects).
 	WebhookClient *http.Client
@@ -112,6 +116,8 @@ type Server struct {
 	reqlog  *reqLogWriter
 	touch   *touchThrottle
 	pool    *workers
+	ringMu  sync.Mutex
+	ringMod time.Time
 	wg      sync.WaitGroup // in-flight reviews, drained on shutdown
 }
 

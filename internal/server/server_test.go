@@ -87,6 +87,7 @@ type options struct {
 	webhookClient *http.Client
 	checkURL      func(string) error
 	now           func() time.Time
+	keyringPath   string
 }
 
 // onBoth runs a test on SQLite and, when enabled, on PostgreSQL.
@@ -171,7 +172,7 @@ func start(t testing.TB, o options) *env {
 		Cache:     cache.NewMemory(5*time.Minute, 64<<20, time.Now),
 		Reviewers: o.reviewers,
 		Billing:   o.billing,
-		Keyring:   o.keyring, WebhookClient: o.webhookClient, CheckWebhookURL: o.checkURL,
+		Keyring:   o.keyring, WebhookClient: o.webhookClient, CheckWebhookURL: o.checkURL, KeyringPath: o.keyringPath,
 	})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -438,4 +440,40 @@ func TestAsyncIdempotency(t *testing.T) {
 			t.Errorf("balance %d, want one reservation of 5", cr.Balance)
 		}
 	})
+}
+
+// D5: a rotation done by another process (diffgate rotate-seal-key) while
+// the server runs is picked up from the key file: secrets resealed under
+// the new key keep opening, with the old key retired.
+func TestSealKeyRotationWhileRunning(t *testing.T) {
+	kr, hc, allow := webhookDeps(t)
+	path := filepath.Join(t.TempDir(), "seal-keys.json")
+	if err := kr.WriteFile(path); err != nil {
+		t.Fatal(err)
+	}
+	e := start(t, options{keyring: kr, keyringPath: path, webhookClient: hc, checkURL: allow})
+	_, tok := e.user("ada@example.com")
+	rc := newReceiver(t)
+	wh := registerWebhook(t, e, tok.AccessToken, rc.srv.URL+"/hook", "*")
+	k2, _ := keyring.GenerateKey()
+	next, _ := kr.Rotate(k2)
+	if _, err := server.ResealSecrets(context.Background(), e.db, next); err != nil {
+		t.Fatal(err)
+	}
+	only, _ := keyring.New(k2)
+	if err := only.WriteFile(path); err != nil { // rotated and retired
+		t.Fatal(err)
+	}
+	future := time.Now().Add(time.Minute)
+	if err := os.Chtimes(path, future, future); err != nil {
+		t.Fatal(err)
+	}
+	resp, b := e.raw("POST", "/v1/webhooks/"+itoa(wh.ID)+"/test", tok.AccessToken, "", nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"delivered":true`) {
+		t.Fatalf("test delivery after an outside rotation: %d %s", resp.StatusCode, b)
+	}
+	last := rc.deliveries()[len(rc.deliveries())-1]
+	if err := webhook.Verify(wh.Secret, last.header, last.body, time.Now(), time.Minute); err != nil {
+		t.Errorf("the delivery does not verify with the endpoint's secret: %v", err)
+	}
 }
