@@ -168,6 +168,7 @@ func runConformance(t *testing.T, open opener) {
 		{"RotateGraceSuccessorUsed", testRotateGraceSuccessorUsed},
 		{"ClaimSetup", testClaimSetup},
 		{"Idempotency", testIdempotency},
+		{"SettleLowConcurrentReservations", testSettleLowConcurrentReservations},
 		{"EventsFanOut", testEventsFanOut},
 		{"WebhookEndpoints", testWebhookEndpoints},
 		{"ClaimLease", testClaimLease},

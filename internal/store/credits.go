@@ -113,8 +113,14 @@ func (db *DB) settle(ctx context.Context, tx *sql.Tx, userID, reserved, actual i
 		if bal, err = db.debit(ctx, tx, userID, actual, LedgerCharge, ref, now); err != nil {
 			return 0, err
 		}
-		if threshold > 0 && low != nil && released >= threshold && bal < threshold {
-			evs = append(evs[:len(evs):len(evs)], low(bal))
+		if threshold > 0 && low != nil {
+			fire, err := db.lowBalance(ctx, tx, userID, released, bal, threshold)
+			if err != nil {
+				return 0, err
+			}
+			if fire {
+				evs = append(evs[:len(evs):len(evs)], low(bal))
+			}
 		}
 	}
 	if err := db.appendEvents(ctx, tx, now, evs); err != nil {
@@ -216,4 +222,26 @@ func (db *DB) entry(ctx context.Context, tx *sql.Tx, userID int64, kind string, 
 		return fmt.Errorf("ledger entry: %w", err)
 	}
 	return nil
+}
+
+// lowBalance decides whether this charge raises credits.low: the balance
+// ends below threshold and no event was raised since it was last seen at
+// or above it. Seen from the balance after this settlement's release, so
+// other reservations still out cannot hide a fall (they only delay the
+// reset), and concurrent settlements raise it once.
+func (db *DB) lowBalance(ctx context.Context, tx *sql.Tx, userID, released, after, threshold int64) (bool, error) {
+	if released >= threshold {
+		if _, err := db.txExec(ctx, tx, `UPDATE balances SET low_notified = 0 WHERE user_id = $1`, userID); err != nil {
+			return false, fmt.Errorf("low balance: %w", err)
+		}
+	}
+	if after >= threshold {
+		return false, nil
+	}
+	res, err := db.txExec(ctx, tx, `UPDATE balances SET low_notified = 1 WHERE user_id = $1 AND low_notified = 0`, userID)
+	if err != nil {
+		return false, fmt.Errorf("low balance: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n == 1, nil
 }

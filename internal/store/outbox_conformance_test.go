@@ -615,3 +615,47 @@ func testSettleLow(t *testing.T, c conformance) {
 		t.Errorf("%d credits.low events, want 1", n)
 	}
 }
+
+// L2, W1: with two reservations out at once, the fall below the threshold
+// still raises credits.low exactly once; after credits lift the balance
+// back above it, the next fall raises it again.
+func testSettleLowConcurrentReservations(t *testing.T, c conformance) {
+	ctx := context.Background()
+	db := c.db
+	ada := mkUser(t, db, "ada@example.com")
+	if _, err := db.Credit(ctx, ada.ID, 105, LedgerGrant, "grant", t0); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	low := func(int64) Event {
+		n++
+		return ev(fmt.Sprintf("msg_lowc_%d", n), ada.ID, "credits.low")
+	}
+	for _, ref := range []string{"a", "b"} {
+		if _, err := db.Debit(ctx, ada.ID, 50, LedgerReserve, ref, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// b settles 10 (105 -> 95 once both are done), then a settles 1 (-> 94).
+	if _, err := db.SettleLow(ctx, ada.ID, 50, 10, "b", t0, 100, low); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SettleLow(ctx, ada.ID, 50, 1, "a", t0, 100, low); err != nil {
+		t.Fatal(err)
+	}
+	if n != 1 {
+		t.Errorf("credits.low raised %d times for one fall below the threshold, want 1", n)
+	}
+	if _, err := db.Credit(ctx, ada.ID, 100, LedgerGrant, "top-up", t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Debit(ctx, ada.ID, 100, LedgerReserve, "c", t0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.SettleLow(ctx, ada.ID, 100, 100, "c", t0, 100, low); err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Errorf("after a top-up and a new fall credits.low was raised %d times in all, want 2", n)
+	}
+}
