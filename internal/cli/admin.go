@@ -292,15 +292,16 @@ func runRotateSealKey(ctx context.Context, args []string, env *Env) int {
 }
 
 func runCredits(ctx context.Context, args []string, env *Env) int {
-	var server, email, grantTo, reason string
+	var server, email, grantTo, reason, user string
 	var grant string
 	ef := newEnvFlags("credits", env.Getenv, io.Discard)
 	ef.str(&server, "server", "DIFFGATE_SERVER", "http://127.0.0.1:8080", "diffgate server `URL`")
 	ef.str(&email, "email", "DIFFGATE_EMAIL", "", "log in as `email` (password from DIFFGATE_PASSWORD or stdin); else DIFFGATE_API_KEY (usage:read)")
 	ef.str(&grant, "grant", "", "", "grant `N` credits (owner or admin, with --to)")
+	ef.str(&user, "user", "", "", "show the account of `email` instead of your own (owner or admin)")
 	ef.str(&grantTo, "to", "", "", "`email` of the account to grant credits to")
 	ef.str(&reason, "reason", "", "", "why the credits are granted (kept in the ledger)")
-	if _, code, ok := parseCommand(ef, "Usage: diffgate credits [--email E] [--grant N --to EMAIL [--reason TEXT]]\n\nShows the balance and the latest ledger entries, or grants credits.\n\nFlags:\n", args, env); !ok {
+	if _, code, ok := parseCommand(ef, "Usage: diffgate credits [--email E] [--user EMAIL] [--grant N --to EMAIL [--reason TEXT]]\n\nShows the balance and the latest ledger entries, or grants credits.\n\nFlags:\n", args, env); !ok {
 		return code
 	}
 	c, err := keysClient(ctx, server, email, env)
@@ -319,7 +320,12 @@ func runCredits(ctx context.Context, args []string, env *Env) int {
 		fmt.Fprintf(env.Stdout, "%s now has %d credits\n", grantTo, bal)
 		return ExitOK
 	}
-	cr, err := c.Credits(ctx)
+	var cr client.Credits
+	if user != "" {
+		cr, err = c.UserCredits(ctx, user)
+	} else {
+		cr, err = c.Credits(ctx)
+	}
 	if err != nil {
 		return fail(env.Stderr, err, ExitUsage)
 	}

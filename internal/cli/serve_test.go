@@ -125,6 +125,10 @@ func TestServeEndToEnd(t *testing.T) {
 	if r.code != ExitOK || !strings.Contains(r.stdout, "now has") {
 		t.Errorf("credits --grant: %d %s %s", r.code, r.stdout, r.stderr)
 	}
+	r = cli("", map[string]string{"DIFFGATE_PASSWORD": pw1}, "credits", "--email", "owner@example.com", "--user", "owner@example.com")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "grant") {
+		t.Errorf("credits --user: %d %s %s", r.code, r.stdout, r.stderr)
+	}
 
 	cancel()
 	select {

@@ -310,3 +310,10 @@ func (c *Client) Grant(ctx context.Context, email string, amount int64, reason s
 	err := c.doJSON(ctx, http.MethodPost, "/v1/admin/credits", map[string]any{"email": email, "amount": amount, "reason": reason}, &out)
 	return out.Balance, err
 }
+
+// UserCredits shows another account's balance and ledger (owner or admin).
+func (c *Client) UserCredits(ctx context.Context, email string) (Credits, error) {
+	var out Credits
+	err := c.doJSON(ctx, http.MethodGet, "/v1/admin/credits?email="+url.QueryEscape(email), nil, &out)
+	return out, err
+}

@@ -58,13 +58,47 @@ type ledgerRow struct {
 
 // handleCredits shows the caller's balance and latest ledger entries.
 func (s *Server) handleCredits(w http.ResponseWriter, r *http.Request) {
-	p := principalOf(r.Context())
-	bal, err := s.Store.Balance(r.Context(), p.UserID)
+	s.writeCredits(w, r, principalOf(r.Context()).UserID)
+}
+
+// handleUserCredits shows any account's balance and ledger to the owner or
+// an admin.
+func (s *Server) handleUserCredits(w http.ResponseWriter, r *http.Request) {
+	if err := s.requireAdmin(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	email, err := account.NormalizeEmail(r.URL.Query().Get("email"))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	entries, err := s.Store.Ledger(r.Context(), p.UserID, 100)
+	u, err := s.Store.UserByEmail(r.Context(), email)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.writeCredits(w, r, u.ID)
+}
+
+func (s *Server) requireAdmin(r *http.Request) error {
+	caller, err := s.Store.UserByID(r.Context(), principalOf(r.Context()).UserID)
+	if err != nil {
+		return err
+	}
+	if caller.Role != store.RoleOwner && caller.Role != store.RoleAdmin {
+		return apperr.New(apperr.Forbidden, "only the owner or an admin can do this")
+	}
+	return nil
+}
+
+func (s *Server) writeCredits(w http.ResponseWriter, r *http.Request, userID int64) {
+	bal, err := s.Store.Balance(r.Context(), userID)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	entries, err := s.Store.Ledger(r.Context(), userID, 100)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -85,13 +119,8 @@ type grantRequest struct {
 // handleGrant lets the owner or an admin grant credits to an account.
 func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {
 	p := principalOf(r.Context())
-	caller, err := s.Store.UserByID(r.Context(), p.UserID)
-	if err != nil {
+	if err := s.requireAdmin(r); err != nil {
 		s.writeError(w, r, err)
-		return
-	}
-	if caller.Role != store.RoleOwner && caller.Role != store.RoleAdmin {
-		s.writeError(w, r, apperr.New(apperr.Forbidden, "only the owner or an admin can grant credits"))
 		return
 	}
 	var req grantRequest
@@ -118,7 +147,7 @@ func (s *Server) handleGrant(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, apperr.New(apperr.Invalid, "reason must be at most 200 printable characters"))
 		return
 	}
-	bal, err := s.Store.Credit(r.Context(), u.ID, req.Amount, store.LedgerGrant, "grant by user "+itoa(caller.ID)+": "+reason, s.Now().UTC())
+	bal, err := s.Store.Credit(r.Context(), u.ID, req.Amount, store.LedgerGrant, "grant by user "+itoa(p.UserID)+": "+reason, s.Now().UTC())
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -1094,6 +1094,15 @@ func TestCreditsFlow(t *testing.T) {
 	if _, err := e.anon.WithToken(boss.AccessToken).Grant(ctx, "nobody@example.com", 50, ""); status(err) != 404 {
 		t.Errorf("Grant to an unknown account = %v, want 404", err)
 	}
+	// Admins see any account's ledger; users see only their own.
+	resp, b := e.raw("GET", "/v1/admin/credits?email=ada@example.com", boss.AccessToken, "", nil)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"balance":148`) || !strings.Contains(string(b), `"grant"`) {
+		t.Errorf("owner reading Ada's credits: %d %s", resp.StatusCode, b)
+	}
+	adaTok, _ := e.anon.Login(ctx, "ada@example.com", password)
+	if resp, _ := e.raw("GET", "/v1/admin/credits?email=boss@example.com", adaTok.AccessToken, "", nil); resp.StatusCode != 403 {
+		t.Errorf("a user reading another's credits: %d, want 403", resp.StatusCode)
+	}
 }
 
 type failing struct{}
