@@ -231,7 +231,7 @@ func (db *DB) entry(ctx context.Context, tx *sql.Tx, userID int64, kind string, 
 // reset), and concurrent settlements raise it once.
 func (db *DB) lowBalance(ctx context.Context, tx *sql.Tx, userID, released, after, threshold int64) (bool, error) {
 	if released >= threshold {
-		if _, err := db.txExec(ctx, tx, `UPDATE balances SET low_notified = 0 WHERE user_id = $1`, userID); err != nil {
+		if _, err := db.txExec(ctx, tx, `UPDATE balances SET low_notified = 0 WHERE user_id = $1 AND low_notified = 1`, userID); err != nil {
 			return false, fmt.Errorf("low balance: %w", err)
 		}
 	}
