@@ -177,12 +177,8 @@ func (g *Guard) AdmitAccount(email string) time.Duration {
 	defer g.mu.Unlock()
 	g.sweepLocked(now, sweepBatch)
 
-	e := g.accounts.get(key)
-	if e == nil {
-		e = g.accounts.insert(key, &accountRecord{}, now)
-	}
+	e := g.accountLocked(key, now)
 	rec := e.val
-	g.decayLocked(rec, now)
 	if wait := g.waitLocked(rec, now); wait > 0 {
 		return wait
 	}
@@ -190,6 +186,16 @@ func (g *Guard) AdmitAccount(email string) time.Duration {
 	rec.last = now
 	g.accounts.touch(e, now)
 	return 0
+}
+
+// accountLocked finds or starts the record of key, decayed to now.
+func (g *Guard) accountLocked(key [32]byte, now time.Time) *lruEntry[[32]byte, *accountRecord] {
+	e := g.accounts.get(key)
+	if e == nil {
+		e = g.accounts.insert(key, &accountRecord{}, now)
+	}
+	g.decayLocked(e.val, now)
+	return e
 }
 
 func (g *Guard) waitLocked(rec *accountRecord, now time.Time) time.Duration {
@@ -204,12 +210,8 @@ func (g *Guard) RecordFailure(email string) {
 	defer g.mu.Unlock()
 	g.sweepLocked(now, sweepBatch)
 
-	e := g.accounts.get(key)
-	if e == nil {
-		e = g.accounts.insert(key, &accountRecord{}, now)
-	}
+	e := g.accountLocked(key, now)
 	rec := e.val
-	g.decayLocked(rec, now)
 	if rec.inFlight > 0 {
 		rec.inFlight--
 	}

@@ -3,13 +3,8 @@ package store
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"database/sql"
-	"encoding/hex"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -19,6 +14,7 @@ import (
 	"time"
 
 	"github.com/diffgate/diffgate/internal/apperr"
+	"github.com/diffgate/diffgate/internal/store/storetest"
 )
 
 // opener returns a freshly migrated, empty store and the DSN that opens
@@ -37,41 +33,11 @@ func TestConformanceSQLite(t *testing.T) {
 // TestConformancePostgres runs the same contract on PostgreSQL, each test in
 // a schema of its own that is dropped afterwards.
 func TestConformancePostgres(t *testing.T) {
-	base := os.Getenv("DIFFGATE_TEST_POSTGRES_URL")
-	if base == "" {
-		t.Skip("PostgreSQL tests skipped: set DIFFGATE_TEST_POSTGRES_URL=postgres://… to run them")
-	}
+	// Each case skips, saying how to enable it, without PostgreSQL.
 	runConformance(t, func(t *testing.T) (*DB, string) {
-		dsn := freshPostgresSchema(t, base)
+		dsn := storetest.PostgresDSN(t)
 		return openMigrated(t, dsn), dsn
 	})
-}
-
-func freshPostgresSchema(t *testing.T, base string) string {
-	t.Helper()
-	ctx := context.Background()
-	admin, err := sql.Open("pgx", base)
-	if err != nil {
-		t.Fatalf("open admin connection: %v", err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := "dg_test_" + randomHex(t, 8)
-	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("parse DIFFGATE_TEST_POSTGRES_URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
 }
 
 func openMigrated(t *testing.T, dsn string) *DB {
@@ -95,15 +61,6 @@ func openDSN(t *testing.T, dsn string) *DB {
 		}
 	})
 	return db
-}
-
-func randomHex(t *testing.T, n int) string {
-	t.Helper()
-	b := make([]byte, n)
-	if _, err := rand.Read(b); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(b)
 }
 
 func hashOf(s string) []byte {
@@ -948,13 +905,7 @@ func TestMigrateConcurrentFromEmpty(t *testing.T) {
 		dsn  func(t *testing.T) string
 	}{
 		{"sqlite", func(t *testing.T) string { return filepath.Join(t.TempDir(), "diffgate.db") }},
-		{"postgres", func(t *testing.T) string {
-			base := os.Getenv("DIFFGATE_TEST_POSTGRES_URL")
-			if base == "" {
-				t.Skip("PostgreSQL tests skipped: set DIFFGATE_TEST_POSTGRES_URL=postgres://… to run them")
-			}
-			return freshPostgresSchema(t, base)
-		}},
+		{"postgres", func(t *testing.T) string { return storetest.PostgresDSN(t) }},
 	}
 	for _, b := range backends {
 		t.Run(b.name, func(t *testing.T) {
