@@ -124,7 +124,7 @@ func TestParseRejects(t *testing.T) {
 		{"typo in secret", flip(good, 30)},
 		{"typo in checksum", flip(good, Len-1)},
 		{"live switched to test", "dg_test_" + good[8:]},
-		{"swapped characters", good[:30] + good[31:32] + good[30:31] + good[32:]},
+		{"swapped characters", swapDiffering(good, 30)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -299,4 +299,15 @@ func TestPatternMatchesKeys(t *testing.T) {
 	if re.MatchString("dg_live_short_key") {
 		t.Error("Pattern matches a malformed key")
 	}
+}
+
+// swapDiffering swaps the first two adjacent, different characters of s
+// at or after i, so the swap always changes a random key.
+func swapDiffering(s string, i int) string {
+	for ; i+1 < len(s); i++ {
+		if s[i] != s[i+1] {
+			return s[:i] + s[i+1:i+2] + s[i:i+1] + s[i+2:]
+		}
+	}
+	return s
 }
