@@ -268,25 +268,28 @@ func serve(ctx context.Context, sf *serveFlags, env *Env) error {
 	})
 	hs := httpServer(srv, log, httpTimeouts{header: 5 * time.Second, read: 60 * time.Second, write: cfg.ReviewTimeout + 30*time.Second, idle: 120 * time.Second})
 
-	// Reviews a previous run left unfinished are failed now: their diffs
-	// were never written anywhere, so they cannot resume. Their credits
-	// are released and their webhooks sent.
-	if n, err := srv.FailUnfinished(ctx); err != nil {
-		return fmt.Errorf("fail unfinished reviews: %w", err)
+	// Reviews whose server stopped (a crash of this one, or of another
+	// replica) are failed once their leases pass: their diffs were never
+	// written anywhere, so they cannot resume. Their credits are released
+	// and their webhooks sent. RunLeases goes on doing so every few
+	// seconds, and renews the leases of this replica's own reviews.
+	if n, err := srv.FailExpired(ctx); err != nil {
+		return fmt.Errorf("fail expired reviews: %w", err)
 	} else if n > 0 {
-		log.Warn("reviews left unfinished by the last run were failed", "count", n)
+		log.Warn("reviews left unfinished by a stopped server were failed", "count", n)
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	workersCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{}, 4)
+	done := make(chan struct{}, 5)
 	go func() { srv.Run(bg); done <- struct{}{} }()
 	go func() { resultCache.Run(bg); done <- struct{}{} }()
 	go func() { srv.RunDispatcher(bg, time.Second); done <- struct{}{} }()
 	go func() { srv.RunWorkers(workersCtx, nWorkers); done <- struct{}{} }()
+	go func() { srv.RunLeases(bg); done <- struct{}{} }()
 	defer func() {
 		stopWorkers()
 		stopBG()
-		for range 4 {
+		for range 5 {
 			<-done
 		}
 	}()

@@ -202,12 +202,13 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request, p *Principal, te
 	}
 	// The review is recorded (metadata only) with its credits reserved in
 	// one transaction before any reviewer runs, and finished with the real
-	// cost after. A crash in between leaves a recorded review that the next
-	// start fails, releasing its credits: a reservation is never lost.
+	// cost after. A crash in between leaves a recorded review whose lease
+	// runs out; then any replica fails it, releasing its credits: a
+	// reservation is never lost.
 	quote := credits.ForKey(p.Sandbox, credits.Quote(*s.Config.Prices, names, len(text)))
 	now := s.Now().UTC()
 	rec := store.Review{ID: newReviewID(), UserID: p.UserID, KeyID: p.KeyID, Sandbox: p.Sandbox, Reviewers: names,
-		Reserved: int64(quote), CreatedAt: now}
+		Reserved: int64(quote), CreatedAt: now, Owner: s.instance, LeaseUntil: s.lease(now)}
 	if err := s.Store.CreateReview(ctx, rec, now); err != nil {
 		if apperr.KindOf(err) == apperr.PaymentRequired {
 			bal, _ := s.Store.Balance(ctx, p.UserID)

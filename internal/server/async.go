@@ -18,9 +18,9 @@ import (
 	"github.com/diffgate/diffgate/internal/store"
 )
 
-// RestartReason is what a review that was queued or running when the
-// server stopped reports.
-const RestartReason = "the server restarted before the review finished; diffs are never written to disk, so it cannot resume"
+// RestartReason is what a review reports when the replica running it
+// stopped before it finished (its lease passed).
+const RestartReason = "the server running the review stopped or restarted before it finished; diffs are never written to disk, so it cannot resume"
 
 // asyncJob is one queued review. The diff lives only in this struct, in
 // memory (D2).
@@ -72,13 +72,53 @@ func (s *Server) RunWorkers(ctx context.Context, n int) {
 	}
 }
 
-// FailUnfinished marks reviews a previous run left queued or running as
-// failed, releasing their credits and sending review.failed.
-func (s *Server) FailUnfinished(ctx context.Context) (int, error) {
+// Instance is this replica's id: the owner of the reviews it runs. It is
+// new at every start, so a restarted replica never renews the leases of
+// the reviews its last run lost.
+func (s *Server) Instance() string { return s.instance }
+
+// lease is how long a review created or renewed at now is known to be
+// alive.
+func (s *Server) lease(now time.Time) time.Time { return now.Add(s.Config.ReviewLease) }
+
+// RenewLeases extends the leases of the reviews this replica runs.
+func (s *Server) RenewLeases(ctx context.Context) error {
+	_, err := s.Store.RenewReviewLeases(ctx, s.instance, s.lease(s.Now().UTC()))
+	return err
+}
+
+// FailExpired fails the reviews whose replica stopped before finishing
+// them (their leases passed): their credits are released and
+// review.failed sent. Any replica may run it; each review fails once.
+func (s *Server) FailExpired(ctx context.Context) (int, error) {
 	now := s.Now().UTC()
-	return s.Store.FailUnfinishedReviews(ctx, RestartReason, now, func(r store.Review) store.Event {
+	return s.Store.FailExpiredReviews(ctx, RestartReason, now, func(r store.Review) store.Event {
 		return newEvent(r.UserID, EventReviewFailed, map[string]any{"review_id": r.ID, "status": "failed", "error": RestartReason}, now)
 	})
+}
+
+// RunLeases renews this replica's leases and fails other replicas' expired
+// reviews every third of a lease, until ctx ends. It must run as long as
+// reviews may: through the graceful drain too.
+func (s *Server) RunLeases(ctx context.Context) {
+	every := s.Config.ReviewLease / 3
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.RenewLeases(ctx); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "renew review leases", "error", err)
+		}
+		if n, err := s.FailExpired(ctx); err != nil && ctx.Err() == nil {
+			s.log.ErrorContext(ctx, "fail expired reviews", "error", err)
+		} else if n > 0 {
+			s.log.WarnContext(ctx, "reviews whose server stopped were failed", "count", n)
+		}
+	}
 }
 
 func newReviewID() string {
@@ -93,7 +133,8 @@ func reviewResultKey(id string) string { return cache.Key([]byte("review-result"
 // returning the 202 answer's body and the review's location.
 func (s *Server) enqueue(ctx context.Context, p *Principal, parsed *diff.Diff, names []string, reviewers []review.Reviewer, quote credits.Amount) ([]byte, string, error) {
 	rec := store.Review{ID: newReviewID(), UserID: p.UserID, KeyID: p.KeyID, Sandbox: p.Sandbox, Status: "queued",
-		Reviewers: names, Reserved: int64(quote), CreatedAt: s.Now().UTC()}
+		Reviewers: names, Reserved: int64(quote), CreatedAt: s.Now().UTC(), Owner: s.instance}
+	rec.LeaseUntil = s.lease(rec.CreatedAt)
 	if len(s.pool.jobs) == cap(s.pool.jobs) {
 		return nil, "", apperr.New(apperr.Unavailable, "the review queue is full; retry shortly")
 	}

@@ -60,6 +60,10 @@ type Config struct {
 	WebhookAllowHTTP bool
 	// AsyncQueue bounds the queued asynchronous reviews (default 256).
 	AsyncQueue int
+	// ReviewLease is how long a replica that stops answering keeps its
+	// unfinished reviews before another fails them (default 30s; the
+	// owner renews every third of it).
+	ReviewLease time.Duration
 }
 
 const (
@@ -68,6 +72,7 @@ const (
 	DefaultReviewTimeout   = 3 * time.Minute
 	DefaultRefreshGrace    = 10 * time.Second
 	DefaultRefreshLifetime = 30 * 24 * time.Hour
+	DefaultReviewLease     = 30 * time.Second
 	// maxJSONBody bounds every JSON body but a review's.
 	maxJSONBody = 64 << 10
 )
@@ -111,14 +116,15 @@ type Deps struct {
 // Server is the HTTP API.
 type Server struct {
 	Deps
-	log     *slog.Logger
-	handler http.Handler
-	reqlog  *reqLogWriter
-	touch   *touchThrottle
-	pool    *workers
-	ringMu  sync.Mutex
-	ringMod time.Time
-	wg      sync.WaitGroup // in-flight reviews, drained on shutdown
+	log      *slog.Logger
+	handler  http.Handler
+	reqlog   *reqLogWriter
+	touch    *touchThrottle
+	pool     *workers
+	instance string // owner of the reviews this replica runs
+	ringMu   sync.Mutex
+	ringMod  time.Time
+	wg       sync.WaitGroup // in-flight reviews, drained on shutdown
 }
 
 // New builds the server. Close must be called to flush the request log.
@@ -151,7 +157,10 @@ func New(d Deps) *Server {
 		p := credits.DefaultPrices()
 		c.Prices = &p
 	}
-	s := &Server{Deps: d, log: d.Log}
+	if c.ReviewLease <= 0 {
+		c.ReviewLease = DefaultReviewLease
+	}
+	s := &Server{Deps: d, log: d.Log, instance: newInstanceID()}
 	s.reqlog = newReqLogWriter(d.Store, d.Log)
 	s.touch = newTouchThrottle(time.Minute)
 	if c.AsyncQueue <= 0 {
@@ -189,6 +198,12 @@ const (
 func requestID(ctx context.Context) string {
 	id, _ := ctx.Value(keyRequestID).(string)
 	return id
+}
+
+func newInstanceID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "inst_" + hex.EncodeToString(b[:])
 }
 
 func newRequestID() string {

@@ -88,6 +88,7 @@ type options struct {
 	checkURL      func(string) error
 	now           func() time.Time
 	keyringPath   string
+	reviewLease   time.Duration
 }
 
 // onBoth runs a test on SQLite and, when enabled, on PostgreSQL.
@@ -114,11 +115,10 @@ func openStore(t testing.TB, dir string, pg bool) *store.DB {
 	return db
 }
 
-func start(t testing.TB, o options) *env {
+// newServer builds a server on db, as start does; a second one on the same
+// store is another replica (S2).
+func newServer(t testing.TB, db *store.DB, logs *syncBuffer, o options) *server.Server {
 	t.Helper()
-	dir := t.TempDir()
-	db := openStore(t, dir, o.pg)
-	logs := &syncBuffer{}
 	log := slog.New(redact.NewHandler(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	key, err := account.GenerateKey()
 	if err != nil {
@@ -162,7 +162,7 @@ func start(t testing.TB, o options) *env {
 	}
 	srv := server.New(server.Deps{
 		Config: server.Config{AllowSignup: true, RefreshGrace: grace, MaxDiffSize: o.maxDiff, AdminEmail: o.adminEmail,
-			FreeCredits: o.credits, Prices: prices, LowBalance: 5},
+			FreeCredits: o.credits, Prices: prices, LowBalance: 5, ReviewLease: o.reviewLease},
 		Store: db, Log: log, Now: now,
 		Passwords: account.NewTestHasher(4),
 		Tokens:    &account.Issuer{Keyring: kr},
@@ -174,6 +174,15 @@ func start(t testing.TB, o options) *env {
 		Billing:   o.billing,
 		Keyring:   o.keyring, WebhookClient: o.webhookClient, CheckWebhookURL: o.checkURL, KeyringPath: o.keyringPath,
 	})
+	return srv
+}
+
+func start(t testing.TB, o options) *env {
+	t.Helper()
+	dir := t.TempDir()
+	db := openStore(t, dir, o.pg)
+	logs := &syncBuffer{}
+	srv := newServer(t, db, logs, o)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Run(ctx); close(done) }()

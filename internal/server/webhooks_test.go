@@ -350,9 +350,13 @@ func TestAsyncReview(t *testing.T) {
 		if cr, _ := ada.Credits(ctx); cr.Balance != 92 {
 			t.Errorf("balance with a queued review %d, want 92 (reserved)", cr.Balance)
 		}
-		n, err := e.srv.FailUnfinished(ctx)
+		// The next start is a new replica: it leaves the review alone while
+		// the stopped one's lease runs, and fails it once the lease passes.
+		later := func() time.Time { return time.Now().Add(server.DefaultReviewLease + time.Second) }
+		next := newServer(t, e.db, e.logs, options{pg: pg, now: later, keyring: kr, webhookClient: hc, checkURL: allow})
+		n, err := next.FailExpired(ctx)
 		if err != nil || n != 1 {
-			t.Fatalf("FailUnfinished = %d, %v; want 1", n, err)
+			t.Fatalf("FailExpired = %d, %v; want 1", n, err)
 		}
 		_, b = e.raw("GET", "/v1/reviews/"+queued.ID, tok.AccessToken, "", nil)
 		if !strings.Contains(string(b), `"status":"failed"`) || !strings.Contains(string(b), "restarted") {
@@ -361,7 +365,7 @@ func TestAsyncReview(t *testing.T) {
 		if cr, _ := ada.Credits(ctx); cr.Balance != 96 {
 			t.Errorf("balance after the failed review %d, want 96 (released)", cr.Balance)
 		}
-		e.srv.DispatchOnce(ctx)
+		next.DispatchOnce(ctx)
 		got = rc.deliveries()
 		if len(got) != 2 || !strings.Contains(string(got[1].body), `"review.failed"`) {
 			t.Errorf("review.failed was not delivered: %d deliveries", len(got))

@@ -135,7 +135,8 @@ func runConformance(t *testing.T, open opener) {
 		{"SettleLow", testSettleLow},
 		{"Reviews", testReviews},
 		{"ReviewsConcurrent", testReviewsConcurrent},
-		{"FailUnfinishedReviews", testFailUnfinished},
+		{"FailExpiredReviews", testFailExpired},
+		{"FailExpiredReviewsConcurrent", testFailExpiredConcurrent},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -866,8 +867,8 @@ var textColumns = []string{
 	// diffgate writes (capped; never the receiver's body).
 	"webhook_deliveries.event_id", "webhook_deliveries.state", "webhook_attempts.error",
 	// Asynchronous reviews: ids, a status enum, reviewer names, and a short
-	// public failure reason.
-	"reviews.id", "reviews.key_id", "reviews.status", "reviews.reviewers", "reviews.error",
+	// public failure reason; the owner is a replica's random instance id.
+	"reviews.id", "reviews.key_id", "reviews.status", "reviews.reviewers", "reviews.error", "reviews.owner",
 	"schema_migrations.name", "schema_migrations.applied_at",
 }
 

@@ -33,22 +33,30 @@ type Review struct {
 	CreatedAt  time.Time
 	StartedAt  *time.Time
 	FinishedAt *time.Time
+	// Owner is the replica holding the review's diff in memory (D2), and
+	// LeaseUntil how long it is known to be alive: the owner renews the
+	// lease (RenewReviewLeases) and, once it has passed, any replica may
+	// fail the review (FailExpiredReviews).
+	Owner      string
+	LeaseUntil time.Time
 }
 
 const reviewColumns = `id, user_id, key_id, sandbox, status, reviewers, reserved, error, findings_count, charged,
-	created_at, started_at, finished_at`
+	created_at, started_at, finished_at, owner, lease_until`
 
 func scanReview(row interface{ Scan(...any) error }) (Review, error) {
 	var r Review
 	err := row.Scan(&r.ID, &r.UserID, &r.KeyID, &r.Sandbox, &r.Status, stringListCol{&r.Reviewers}, &r.Reserved,
-		&r.Error, &r.Findings, &r.Charged, timeCol{&r.CreatedAt}, nullTimeCol{&r.StartedAt}, nullTimeCol{&r.FinishedAt})
+		&r.Error, &r.Findings, &r.Charged, timeCol{&r.CreatedAt}, nullTimeCol{&r.StartedAt}, nullTimeCol{&r.FinishedAt},
+		&r.Owner, timeCol{&r.LeaseUntil})
 	return r, err
 }
 
 // charges reports whether the review moves credits at all.
 func (r Review) charges() bool { return !r.Sandbox && r.Reserved > 0 }
 
-// CreateReview stores r as queued (CreatedAt defaults to now) and, unless
+// CreateReview stores r as queued (CreatedAt defaults to now), owned by
+// r.Owner until r.LeaseUntil (both required), and, unless
 // it is a sandbox review or reserves nothing, reserves r.Reserved credits
 // under the review's id in the same transaction (L2). A balance that does
 // not cover it is PaymentRequired and nothing is stored; a duplicate id is
@@ -56,6 +64,9 @@ func (r Review) charges() bool { return !r.Sandbox && r.Reserved > 0 }
 func (db *DB) CreateReview(ctx context.Context, r Review, now time.Time) error {
 	if r.Reserved < 0 {
 		return apperr.New(apperr.Invalid, "a reservation cannot be negative")
+	}
+	if r.Owner == "" || r.LeaseUntil.IsZero() {
+		return apperr.New(apperr.Invalid, "a review needs an owner and a lease")
 	}
 	if r.CreatedAt.IsZero() {
 		r.CreatedAt = now
@@ -67,8 +78,8 @@ func (db *DB) CreateReview(ctx context.Context, r Review, now time.Time) error {
 			}
 		}
 		_, err := db.txExec(ctx, tx, `INSERT INTO reviews (`+reviewColumns+`)
-			VALUES ($1, $2, $3, $4, 'queued', $5, $6, '', 0, 0, $7, NULL, NULL)`,
-			r.ID, r.UserID, r.KeyID, r.Sandbox, stringList(r.Reviewers), r.Reserved, db.ts(r.CreatedAt))
+			VALUES ($1, $2, $3, $4, 'queued', $5, $6, '', 0, 0, $7, NULL, NULL, $8, $9)`,
+			r.ID, r.UserID, r.KeyID, r.Sandbox, stringList(r.Reviewers), r.Reserved, db.ts(r.CreatedAt), r.Owner, db.ts(r.LeaseUntil))
 		switch {
 		case isUnique(err):
 			return apperr.Wrap(apperr.Conflict, "review id already exists", err)
@@ -169,42 +180,64 @@ func (db *DB) lockUnfinishedReview(ctx context.Context, tx *sql.Tx, id string) (
 	return r, nil
 }
 
-// FailUnfinishedReviews fails every queued or running review, for a
-// restart after a crash: the diff was only ever in memory, so the review
-// cannot resume. Each review is failed with reason, its whole reservation
-// released and event(r) (r as failed; nil event for none) appended, in a
-// transaction of its own so one bad row cannot hold back the rest; it
-// returns how many reviews it failed, also alongside an error.
-func (db *DB) FailUnfinishedReviews(ctx context.Context, reason string, now time.Time, event func(r Review) Event) (int, error) {
-	rows, err := db.w.QueryContext(ctx, `SELECT id FROM reviews WHERE status IN ('queued', 'running') ORDER BY created_at, id`)
+// RenewReviewLeases extends to until the lease of every queued or running
+// review owner holds, returning how many it renewed. A review another
+// replica has failed meanwhile stays failed.
+func (db *DB) RenewReviewLeases(ctx context.Context, owner string, until time.Time) (int64, error) {
+	res, err := db.w.ExecContext(ctx, `UPDATE reviews SET lease_until = $2
+		WHERE owner = $1 AND status IN ('queued', 'running') AND lease_until < $2`, owner, db.ts(until))
 	if err != nil {
-		return 0, fmt.Errorf("fail unfinished reviews: %w", err)
+		return 0, fmt.Errorf("renew review leases: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("renew review leases: %w", err)
+	}
+	return n, nil
+}
+
+// FailExpiredReviews fails every queued or running review whose lease
+// passed before now: its owner stopped (crashed, or lost the database for
+// longer than a lease) and the diff was only ever in that owner's memory,
+// so the review cannot resume. Each review is failed with reason, its
+// whole reservation released and event(r) (r as failed; nil event for
+// none) appended, in a transaction of its own so one bad row cannot hold
+// back the rest; the lease is checked again under the row lock, so a
+// review renewed meanwhile is left alone and replicas sweeping at once
+// fail each review exactly once. It returns how many reviews it failed,
+// also alongside an error.
+func (db *DB) FailExpiredReviews(ctx context.Context, reason string, now time.Time, event func(r Review) Event) (int, error) {
+	rows, err := db.w.QueryContext(ctx, `SELECT id FROM reviews WHERE status IN ('queued', 'running') AND lease_until < $1
+		ORDER BY lease_until, id`, db.ts(now))
+	if err != nil {
+		return 0, fmt.Errorf("fail expired reviews: %w", err)
 	}
 	var ids []string
 	for rows.Next() {
 		var id string
 		if err := rows.Scan(&id); err != nil {
 			rows.Close()
-			return 0, fmt.Errorf("fail unfinished reviews: %w", err)
+			return 0, fmt.Errorf("fail expired reviews: %w", err)
 		}
 		ids = append(ids, id)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("fail unfinished reviews: %w", err)
+		return 0, fmt.Errorf("fail expired reviews: %w", err)
 	}
 	n := 0
 	for _, id := range ids {
-		finished := false
+		failed := false
 		err := db.inTx(ctx, func(tx *sql.Tx) error {
 			r, err := db.lockUnfinishedReview(ctx, tx, id)
 			if apperr.KindOf(err) == apperr.Conflict {
-				// Finished by its worker meanwhile: nothing to fail.
-				finished = true
-				return nil
+				return nil // finished by its owner or failed by another replica meanwhile
 			}
 			if err != nil {
 				return err
+			}
+			if !r.LeaseUntil.Before(storedTime(now)) {
+				return nil // renewed meanwhile: its owner is alive
 			}
 			if _, err := db.txExec(ctx, tx, `UPDATE reviews SET status = 'failed', error = $2, finished_at = $3 WHERE id = $1`,
 				id, reason, db.ts(now)); err != nil {
@@ -215,6 +248,7 @@ func (db *DB) FailUnfinishedReviews(ctx context.Context, reason string, now time
 					return err
 				}
 			}
+			failed = true
 			if event == nil {
 				return nil
 			}
@@ -224,9 +258,9 @@ func (db *DB) FailUnfinishedReviews(ctx context.Context, reason string, now time
 			return db.appendEvents(ctx, tx, now, []Event{event(r)})
 		})
 		if err != nil {
-			return n, fmt.Errorf("fail unfinished review %s: %w", id, err)
+			return n, fmt.Errorf("fail expired review %s: %w", id, err)
 		}
-		if !finished {
+		if failed {
 			n++
 		}
 	}

@@ -31,7 +31,7 @@ func ledgerSum(t *testing.T, db *DB, userID int64) (sum, balance int64) {
 
 func review(id string, userID int64, reserved int64, sandbox bool) Review {
 	return Review{ID: id, UserID: userID, KeyID: "k1", Sandbox: sandbox, Reviewers: []string{"builtin", "anthropic"},
-		Reserved: reserved, CreatedAt: t0}
+		Reserved: reserved, CreatedAt: t0, Owner: "inst_a", LeaseUntil: t0.Add(30 * time.Second)}
 }
 
 // L2, D2: a queued review reserves its credits in the same transaction
@@ -237,10 +237,12 @@ func testReviewsConcurrent(t *testing.T, c conformance) {
 	}
 }
 
-// L2, W1: after a restart every queued or running review is failed with
-// the reason, its whole reservation released and one event written for
-// it; finished reviews are left alone, and a second run finds nothing.
-func testFailUnfinished(t *testing.T, c conformance) {
+// L2, W1, S2: a review whose lease has passed (its replica stopped) is
+// failed with the reason, its whole reservation released and one event
+// written for it. Reviews whose owner renewed their leases, and finished
+// ones, are left alone; a renewal never revives a failed review, and a
+// second sweep finds nothing.
+func testFailExpired(t *testing.T, c conformance) {
 	ctx := context.Background()
 	db := c.db
 	ada := mkUser(t, db, "ada@example.com")
@@ -251,12 +253,16 @@ func testFailUnfinished(t *testing.T, c conformance) {
 			t.Fatal(err)
 		}
 	}
+	bobs := review("rev_bob", bob.ID, 40, false)
+	bobs.Owner = "inst_b" // alive: renews its lease below
+	alive := review("rev_alive", bob.ID, 7, false)
+	alive.Owner, alive.LeaseUntil = "inst_c", t0.Add(5*time.Minute)
 	rs := []Review{
 		review("rev_queued", ada.ID, 10, false),
 		review("rev_running", ada.ID, 20, false),
 		review("rev_sandbox", ada.ID, 30, true),
 		review("rev_done", ada.ID, 5, false),
-		review("rev_bob", bob.ID, 40, false),
+		bobs, alive,
 	}
 	for _, r := range rs {
 		if err := db.CreateReview(ctx, r, t0); err != nil {
@@ -269,22 +275,25 @@ func testFailUnfinished(t *testing.T, c conformance) {
 	if err := db.FinishReview(ctx, "rev_done", ReviewDone, "", 2, 5, t0, 0, nil); err != nil {
 		t.Fatal(err)
 	}
-	const reason = "diffgate restarted before the review finished"
 	t1 := t0.Add(time.Minute)
+	if n, err := db.RenewReviewLeases(ctx, "inst_b", t1.Add(30*time.Second)); err != nil || n != 1 {
+		t.Fatalf("RenewReviewLeases(inst_b) = %d, %v; want 1 (its one unfinished review)", n, err)
+	}
+	const reason = "the server running the review stopped"
 	var seen []Review
 	event := func(r Review) Event {
 		seen = append(seen, r)
 		return ev("msg_"+r.ID, r.UserID, "review.failed")
 	}
-	n, err := db.FailUnfinishedReviews(ctx, reason, t1, event)
-	if err != nil || n != 4 {
-		t.Fatalf("FailUnfinishedReviews() = %d, %v; want 4", n, err)
+	n, err := db.FailExpiredReviews(ctx, reason, t1, event)
+	if err != nil || n != 3 {
+		t.Fatalf("FailExpiredReviews() = %d, %v; want 3", n, err)
 	}
-	if len(seen) != 4 {
-		t.Fatalf("event built for %d reviews, want 4", len(seen))
+	if len(seen) != 3 {
+		t.Fatalf("event built for %d reviews, want 3", len(seen))
 	}
 	for _, r := range seen {
-		if r.Status != ReviewFailed || r.Error != reason || !sameTimePtr(&t1, r.FinishedAt) || r.Reserved == 0 {
+		if r.Status != ReviewFailed || r.Error != reason || !sameTimePtr(&t1, r.FinishedAt) || r.Reserved == 0 || r.Owner != "inst_a" {
 			t.Errorf("event built from %+v, want the failed review", r)
 		}
 	}
@@ -293,7 +302,7 @@ func testFailUnfinished(t *testing.T, c conformance) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wantFailed := r.ID != "rev_done"
+		wantFailed := r.Owner == "inst_a" && r.ID != "rev_done"
 		if (got.Status == ReviewFailed) != wantFailed || (wantFailed && (got.Error != reason || !sameTimePtr(&t1, got.FinishedAt))) {
 			t.Errorf("ReviewByID(%s) = %+v, want failed %v", r.ID, got, wantFailed)
 		}
@@ -304,7 +313,7 @@ func testFailUnfinished(t *testing.T, c conformance) {
 	for _, tt := range []struct {
 		u    User
 		want int64
-	}{{ada, 95}, {bob, 100}} {
+	}{{ada, 95}, {bob, 53}} {
 		if sum, bal := ledgerSum(t, db, tt.u.ID); sum != bal || bal != tt.want {
 			t.Errorf("%s: ledger sums to %d, balance %d; want both %d", tt.u.Email, sum, bal, tt.want)
 		}
@@ -312,7 +321,82 @@ func testFailUnfinished(t *testing.T, c conformance) {
 	if got := claimAll(t, db, t1); len(got) != 3 {
 		t.Errorf("deliveries = %v, want ada's three review.failed events", got)
 	}
-	if n, err := db.FailUnfinishedReviews(ctx, reason, t1, event); err != nil || n != 0 || len(seen) != 4 {
-		t.Errorf("second FailUnfinishedReviews() = %d, %v (%d events); want 0 and no new event", n, err, len(seen))
+	if n, err := db.FailExpiredReviews(ctx, reason, t1, event); err != nil || n != 0 || len(seen) != 3 {
+		t.Errorf("second FailExpiredReviews() = %d, %v (%d events); want 0 and no new event", n, err, len(seen))
+	}
+	// The stopped owner coming back cannot revive its failed reviews, and
+	// cannot run or finish them.
+	if n, err := db.RenewReviewLeases(ctx, "inst_a", t1.Add(time.Hour)); err != nil || n != 0 {
+		t.Errorf("RenewReviewLeases(inst_a) after its reviews failed = %d, %v; want 0", n, err)
+	}
+	if err := db.MarkReviewRunning(ctx, "rev_queued", t1); apperr.KindOf(err) != apperr.Conflict {
+		t.Errorf("MarkReviewRunning(failed review) = %v, want Conflict", err)
+	}
+	if err := db.FinishReview(ctx, "rev_running", ReviewDone, "", 1, 20, t1, 0, nil); apperr.KindOf(err) != apperr.Conflict {
+		t.Errorf("FinishReview(failed review) = %v, want Conflict", err)
+	}
+	if sum, bal := ledgerSum(t, db, ada.ID); sum != bal || bal != 95 {
+		t.Errorf("ada after the late finish: ledger %d, balance %d; want 95", sum, bal)
+	}
+	// Once its lease too has passed, bob's review fails; the one whose
+	// lease runs for minutes more stays.
+	t2 := t1.Add(31 * time.Second)
+	if n, err := db.FailExpiredReviews(ctx, reason, t2, nil); err != nil || n != 1 {
+		t.Errorf("FailExpiredReviews(after bob's lease) = %d, %v; want 1", n, err)
+	}
+	if got, _ := db.ReviewByID(ctx, bob.ID, "rev_alive"); got.Status != ReviewQueued {
+		t.Errorf("rev_alive = %s, want still queued", got.Status)
+	}
+
+	bad := review("rev_nolease", ada.ID, 1, false)
+	bad.Owner = ""
+	if err := db.CreateReview(ctx, bad, t0); apperr.KindOf(err) != apperr.Invalid {
+		t.Errorf("CreateReview without an owner = %v, want Invalid", err)
+	}
+}
+
+// S2, L2: replicas sweeping at once fail each expired review exactly once:
+// one event and one release per review, and the ledger still sums.
+func testFailExpiredConcurrent(t *testing.T, c conformance) {
+	ctx := context.Background()
+	db := c.db
+	u := mkUser(t, db, "ada@example.com")
+	if _, err := db.Credit(ctx, u.ID, 1000, LedgerGrant, "grant", t0); err != nil {
+		t.Fatal(err)
+	}
+	const reviews, sweepers = 20, 6
+	for i := range reviews {
+		if err := db.CreateReview(ctx, review(fmt.Sprintf("rev_%02d", i), u.ID, 10, false), t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t1 := t0.Add(time.Minute)
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	for range sweepers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			n, err := db.FailExpiredReviews(ctx, "stopped", t1, func(r Review) Event {
+				return ev("msg_"+r.ID, r.UserID, "review.failed")
+			})
+			if err != nil {
+				t.Error(err)
+			}
+			failed.Add(int64(n))
+		}()
+	}
+	wg.Wait()
+	if failed.Load() != reviews {
+		t.Errorf("sweepers failed %d reviews in all, want %d", failed.Load(), reviews)
+	}
+	if got := countRows(t, db, `SELECT count(*) FROM events WHERE user_id = $1`, u.ID); got != reviews {
+		t.Errorf("%d review.failed events, want %d", got, reviews)
+	}
+	if got := countRows(t, db, `SELECT count(*) FROM ledger_entries WHERE user_id = $1 AND kind = 'release'`, u.ID); got != reviews {
+		t.Errorf("%d releases, want %d", got, reviews)
+	}
+	if sum, bal := ledgerSum(t, db, u.ID); sum != bal || bal != 1000 {
+		t.Errorf("ledger sums to %d, balance %d; want 1000", sum, bal)
 	}
 }

@@ -1,0 +1,172 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/diffgate/diffgate/internal/review"
+	"github.com/diffgate/diffgate/internal/server"
+	"github.com/diffgate/diffgate/internal/store"
+)
+
+// S2, L2: replicas share one database and each holds its own reviews'
+// diffs. Another replica's start or sweep leaves a review alone while its
+// owner renews the lease; once the owner stops renewing and the lease
+// passes, any replica fails it with its credits released, and the owner
+// coming back late cannot charge for it.
+func TestReviewLeasesAcrossReplicas(t *testing.T) {
+	onBoth(t, func(t *testing.T, pg bool) {
+		clock := &fakeClock{t: time.Now().UTC()}
+		started, release := make(chan struct{}), make(chan struct{})
+		e := start(t, options{pg: pg, now: clock.Now, credits: 100, prices: "builtin=10",
+			reviewers: map[string]review.Reviewer{"builtin": blockingReviewer{started, release}}})
+		ctx := context.Background()
+		ada, tok := e.user("ada@example.com")
+		wctx, stop := context.WithCancel(ctx)
+		defer stop()
+		var workersDone atomic.Bool
+		go func() { e.srv.RunWorkers(wctx, 1); workersDone.Store(true) }()
+
+		resp, b := e.raw("POST", "/v1/reviews?async=true", tok.AccessToken, "text/x-diff", strings.NewReader(sampleDiff))
+		if resp.StatusCode != 202 {
+			t.Fatalf("async review: %d %s", resp.StatusCode, b)
+		}
+		var queued struct{ ID string }
+		_ = json.Unmarshal(b, &queued)
+		<-started
+		balance := func() int64 {
+			t.Helper()
+			cr, err := ada.Credits(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return cr.Balance
+		}
+		if got := balance(); got != 90 {
+			t.Fatalf("balance while running %d, want 90", got)
+		}
+
+		other := newServer(t, e.db, e.logs, options{pg: pg, now: clock.Now})
+		if other.Instance() == e.srv.Instance() {
+			t.Fatal("two replicas share an instance id")
+		}
+		status := func() store.Review {
+			t.Helper()
+			r, err := e.db.ReviewByID(ctx, mustUserID(t, e, "ada@example.com"), queued.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		}
+		if r := status(); r.Owner != e.srv.Instance() || r.Status != store.ReviewRunning {
+			t.Fatalf("review = %+v, want running and owned by the first replica", r)
+		}
+		// The other replica starts (and sweeps) while the owner is alive.
+		for range 3 {
+			if n, err := other.FailExpired(ctx); err != nil || n != 0 {
+				t.Fatalf("FailExpired with a live owner = %d, %v; want 0", n, err)
+			}
+			clock.Add(server.DefaultReviewLease * 2 / 3)
+			if err := e.srv.RenewLeases(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if r := status(); r.Status != store.ReviewRunning {
+			t.Fatalf("review after %s of renewals = %s, want running", 2*server.DefaultReviewLease, r.Status)
+		}
+
+		// The owner stops renewing (a crash, a lost database): once its
+		// lease passes, the other replica fails the review.
+		clock.Add(server.DefaultReviewLease + time.Second)
+		if n, err := other.FailExpired(ctx); err != nil || n != 1 {
+			t.Fatalf("FailExpired after the lease = %d, %v; want 1", n, err)
+		}
+		if r := status(); r.Status != store.ReviewFailed || !strings.Contains(r.Error, "stopped") {
+			t.Errorf("review = %+v, want failed because its server stopped", r)
+		}
+		if got := balance(); got != 100 {
+			t.Errorf("balance after the failure %d, want 100 (released)", got)
+		}
+
+		// The owner's reviewer finishes late: the review stays failed and
+		// nothing is charged.
+		close(release)
+		stop()
+		for !workersDone.Load() {
+			time.Sleep(time.Millisecond)
+		}
+		if r := status(); r.Status != store.ReviewFailed || r.Charged != 0 {
+			t.Errorf("review after the late finish = %+v, want failed, charged 0", r)
+		}
+		if got := balance(); got != 100 {
+			t.Errorf("balance after the late finish %d, want 100", got)
+		}
+	})
+}
+
+// S2: RunLeases itself renews the replica's leases while it runs, on the
+// real clock, and stops with its context; after that the lease passes.
+func TestRunLeasesRenews(t *testing.T) {
+	const lease = 1500 * time.Millisecond
+	started, release := make(chan struct{}), make(chan struct{})
+	e := start(t, options{reviewLease: lease, reviewers: map[string]review.Reviewer{"builtin": blockingReviewer{started, release}}})
+	ctx := context.Background()
+	_, tok := e.user("ada@example.com")
+	wctx, stopWorkers := context.WithCancel(ctx)
+	defer stopWorkers()
+	go e.srv.RunWorkers(wctx, 1)
+	lctx, stopLeases := context.WithCancel(ctx)
+	leasesDone := make(chan struct{})
+	go func() { e.srv.RunLeases(lctx); close(leasesDone) }()
+	defer close(release)
+
+	resp, b := e.raw("POST", "/v1/reviews?async=true", tok.AccessToken, "text/x-diff", strings.NewReader(sampleDiff))
+	if resp.StatusCode != 202 {
+		t.Fatalf("async review: %d %s", resp.StatusCode, b)
+	}
+	var queued struct{ ID string }
+	_ = json.Unmarshal(b, &queued)
+	<-started
+	uid := mustUserID(t, e, "ada@example.com")
+	first, err := e.db.ReviewByID(ctx, uid, queued.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Wait for a renewal to move the lease forward.
+	for {
+		r, err := e.db.ReviewByID(ctx, uid, queued.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.LeaseUntil.After(first.LeaseUntil) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	stopLeases()
+	<-leasesDone
+	last, err := e.db.ReviewByID(ctx, uid, queued.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := newServer(t, e.db, e.logs, options{reviewLease: lease})
+	for time.Now().Before(last.LeaseUntil.Add(10 * time.Millisecond)) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n, err := other.FailExpired(ctx); err != nil || n != 1 {
+		t.Errorf("FailExpired once the renewals stopped = %d, %v; want 1", n, err)
+	}
+}
+
+func mustUserID(t *testing.T, e *env, email string) int64 {
+	t.Helper()
+	u, err := e.db.UserByEmail(context.Background(), email)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID
+}
