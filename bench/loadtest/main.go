@@ -12,6 +12,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"flag"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -50,19 +52,10 @@ func run() error {
 	duration := flag.Duration("duration", 10*time.Second, "length of each phase")
 	users := flag.Int("users", 100, "distinct users, each with its own API key")
 	conc := flag.Int("concurrency", 64, "workers in the flat-out phase")
-	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to `file`")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of diffgate's flat-out phase to `file`")
+	database := flag.String("database", "", "a PostgreSQL URL to run on, in a fresh schema dropped afterwards (default: SQLite in a temporary directory)")
+	tracefile := flag.String("trace", "", "write an execution trace of diffgate's flat-out phase to `file`")
 	flag.Parse()
-	if *cpuprofile != "" {
-		f, err := os.Create(*cpuprofile)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
-	}
 	if *rate < 1 || *users < 1 || *conc < 1 || *duration <= 0 {
 		return fmt.Errorf("-rate, -users, -concurrency and -duration must be positive")
 	}
@@ -79,7 +72,15 @@ func run() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	db, err := store.Open(ctx, filepath.Join(dir, "diffgate.db"))
+	dsn := filepath.Join(dir, "diffgate.db")
+	if *database != "" {
+		var drop func()
+		if dsn, drop, err = freshSchema(ctx, *database); err != nil {
+			return err
+		}
+		defer drop()
+	}
+	db, err := store.Open(ctx, dsn)
 	if err != nil {
 		return err
 	}
@@ -183,7 +184,22 @@ func run() error {
 		if results[i][0], err = openLoop(hc, mk, *rate, *duration); err != nil {
 			return err
 		}
-		if results[i][1], err = closedLoop(hc, mk, *conc, *duration); err != nil {
+		stopProfile := func() {}
+		if i == 0 && *cpuprofile != "" {
+			if stopProfile, err = startProfile(*cpuprofile, false); err != nil {
+				return err
+			}
+		}
+		stopTrace := func() {}
+		if i == 0 && *tracefile != "" {
+			if stopTrace, err = startProfile(*tracefile, true); err != nil {
+				return err
+			}
+		}
+		results[i][1], err = closedLoop(hc, mk, *conc, *duration)
+		stopProfile()
+		stopTrace()
+		if err != nil {
 			return err
 		}
 	}
@@ -205,6 +221,54 @@ type endpoint struct {
 	url   string
 	srv   *http.Server
 	close func()
+}
+
+// freshSchema creates a schema of its own in the PostgreSQL database at
+// base and returns a URL that uses it, and a function that drops it.
+func freshSchema(ctx context.Context, base string) (string, func(), error) {
+	admin, err := sql.Open("pgx", base)
+	if err != nil {
+		return "", nil, err
+	}
+	schema := fmt.Sprintf("dg_loadtest_%d", time.Now().UnixNano())
+	if _, err := admin.ExecContext(ctx, `CREATE SCHEMA `+schema); err != nil {
+		admin.Close()
+		return "", nil, fmt.Errorf("create schema: %w", err)
+	}
+	drop := func() {
+		_, _ = admin.ExecContext(context.Background(), `DROP SCHEMA `+schema+` CASCADE`)
+		admin.Close()
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		drop()
+		return "", nil, err
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String(), drop, nil
+}
+
+// startProfile starts a CPU profile, or an execution trace, into path; the
+// function it returns stops it.
+func startProfile(path string, execTrace bool) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	start, stop := pprof.StartCPUProfile, pprof.StopCPUProfile
+	if execTrace {
+		start, stop = trace.Start, trace.Stop
+	}
+	if err := start(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		stop()
+		f.Close()
+	}, nil
 }
 
 func listen(h http.Handler) (*endpoint, error) {

@@ -329,7 +329,11 @@ func runCredits(ctx context.Context, args []string, env *Env) int {
 	if err != nil {
 		return fail(env.Stderr, err, ExitUsage)
 	}
-	fmt.Fprintf(env.Stdout, "balance: %d credits\n\n", cr.Balance)
+	fmt.Fprintf(env.Stdout, "balance: %d credits\n", cr.Balance)
+	if cr.Held > 0 {
+		fmt.Fprintf(env.Stdout, "held for reviews still running: %d credits\n", cr.Held)
+	}
+	fmt.Fprintln(env.Stdout)
 	tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "WHEN\tKIND\tAMOUNT\tBALANCE\tREFERENCE")
 	for _, e := range cr.Entries {

@@ -289,9 +289,11 @@ type LedgerEntry struct {
 	At           time.Time `json:"at"`
 }
 
-// Credits is a balance with its latest ledger entries.
+// Credits is a balance, the credits held for reviews still running, and
+// the latest ledger entries, which sum to Balance + Held.
 type Credits struct {
 	Balance int64         `json:"balance"`
+	Held    int64         `json:"held"`
 	Entries []LedgerEntry `json:"entries"`
 }
 

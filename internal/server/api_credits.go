@@ -93,7 +93,7 @@ func (s *Server) requireAdmin(r *http.Request) error {
 }
 
 func (s *Server) writeCredits(w http.ResponseWriter, r *http.Request, userID int64) {
-	bal, err := s.Store.Balance(r.Context(), userID)
+	bal, held, err := s.Store.BalanceAndHeld(r.Context(), userID)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -107,7 +107,7 @@ func (s *Server) writeCredits(w http.ResponseWriter, r *http.Request, userID int
 	for _, e := range entries {
 		out = append(out, ledgerRow{ID: e.ID, Kind: e.Kind, Amount: e.Amount, BalanceAfter: e.BalanceAfter, Reference: e.Reference, At: e.CreatedAt})
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"balance": bal, "entries": out})
+	writeJSON(w, http.StatusOK, map[string]any{"balance": bal, "held": held, "entries": out})
 }
 
 type grantRequest struct {

@@ -207,7 +207,7 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request, p *Principal, te
 	// reservation is never lost.
 	quote := credits.ForKey(p.Sandbox, credits.Quote(*s.Config.Prices, names, len(text)))
 	now := s.Now().UTC()
-	rec := store.Review{ID: newReviewID(), UserID: p.UserID, KeyID: p.KeyID, Sandbox: p.Sandbox, Reviewers: names,
+	rec := store.Review{ID: newReviewID(now), UserID: p.UserID, KeyID: p.KeyID, Sandbox: p.Sandbox, Reviewers: names,
 		Reserved: int64(quote), CreatedAt: now, Owner: s.instance, LeaseUntil: s.lease(now)}
 	if err := s.Store.CreateReview(ctx, rec, now); err != nil {
 		if apperr.KindOf(err) == apperr.PaymentRequired {
@@ -220,7 +220,7 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request, p *Principal, te
 	finished := false
 	defer func() {
 		if !finished { // a panic on the way: release now rather than at restart
-			s.finishJob(context.WithoutCancel(ctx), job, nil, "internal error")
+			_, _, _ = s.finishJob(context.WithoutCancel(ctx), job, nil, "internal error")
 		}
 	}()
 	s.wg.Add(1)
@@ -228,17 +228,13 @@ func (s *Server) review(w http.ResponseWriter, r *http.Request, p *Principal, te
 	rctx, cancel := context.WithTimeout(ctx, s.Config.ReviewTimeout)
 	defer cancel()
 	res := review.Run(rctx, parsed, reviewers, review.Options{Now: s.Now})
-	charged, err := s.finishJob(context.WithoutCancel(ctx), job, res, "")
+	charged, balance, err := s.finishJob(context.WithoutCancel(ctx), job, res, "")
 	finished = true
 	if err != nil {
 		return nil, err
 	}
 	doc := reviewAnswer{ID: rec.ID, Document: report.NewDocument(res)}
 	if !p.Sandbox {
-		balance, err := s.Store.Balance(ctx, p.UserID)
-		if err != nil {
-			return nil, err
-		}
 		doc.Credits = &CreditsInfo{Quoted: int64(quote), Charged: charged, Balance: balance}
 	}
 	b, err := json.Marshal(doc)

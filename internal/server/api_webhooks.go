@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/diffgate/diffgate/internal/apperr"
+	"github.com/diffgate/diffgate/internal/ids"
 	"github.com/diffgate/diffgate/internal/keyring"
 	"github.com/diffgate/diffgate/internal/ratelimit"
 	"github.com/diffgate/diffgate/internal/store"
@@ -36,10 +35,8 @@ func EventTypes() []string {
 // newEvent makes an outbox event with a fresh message id (the webhook-id
 // receivers de-duplicate by) and a metadata-only payload (D2).
 func newEvent(userID int64, typ string, data any, now time.Time) store.Event {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
 	payload, _ := json.Marshal(data) // the callers pass plain maps
-	return store.Event{ID: "msg_" + hex.EncodeToString(b[:]), UserID: userID, Type: typ, Payload: payload, CreatedAt: now}
+	return store.Event{ID: ids.New("msg_", now), UserID: userID, Type: typ, Payload: payload, CreatedAt: now}
 }
 
 // lowBalanceEvent is what crossing the low-balance threshold raises.

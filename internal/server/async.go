@@ -2,8 +2,6 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"net/http"
 	"sync"
@@ -13,6 +11,7 @@ import (
 	"github.com/diffgate/diffgate/internal/cache"
 	"github.com/diffgate/diffgate/internal/credits"
 	"github.com/diffgate/diffgate/internal/diff"
+	"github.com/diffgate/diffgate/internal/ids"
 	"github.com/diffgate/diffgate/internal/report"
 	"github.com/diffgate/diffgate/internal/review"
 	"github.com/diffgate/diffgate/internal/store"
@@ -65,7 +64,7 @@ func (s *Server) RunWorkers(ctx context.Context, n int) {
 	for {
 		select {
 		case j := <-s.pool.jobs:
-			_, _ = s.finishJob(context.WithoutCancel(ctx), j, nil, "the server shut down before the review started")
+			_, _, _ = s.finishJob(context.WithoutCancel(ctx), j, nil, "the server shut down before the review started")
 		default:
 			return
 		}
@@ -121,19 +120,16 @@ func (s *Server) RunLeases(ctx context.Context) {
 	}
 }
 
-func newReviewID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return "rev_" + hex.EncodeToString(b[:])
-}
+func newReviewID(now time.Time) string { return ids.New("rev_", now) }
 
 func reviewResultKey(id string) string { return cache.Key([]byte("review-result"), []byte(id)) }
 
 // enqueue records the review (reserving its credits) and queues it,
 // returning the 202 answer's body and the review's location.
 func (s *Server) enqueue(ctx context.Context, p *Principal, parsed *diff.Diff, names []string, reviewers []review.Reviewer, quote credits.Amount) ([]byte, string, error) {
-	rec := store.Review{ID: newReviewID(), UserID: p.UserID, KeyID: p.KeyID, Sandbox: p.Sandbox, Status: "queued",
-		Reviewers: names, Reserved: int64(quote), CreatedAt: s.Now().UTC(), Owner: s.instance}
+	now := s.Now().UTC()
+	rec := store.Review{ID: newReviewID(now), UserID: p.UserID, KeyID: p.KeyID, Sandbox: p.Sandbox, Status: "queued",
+		Reviewers: names, Reserved: int64(quote), CreatedAt: now, Owner: s.instance}
 	rec.LeaseUntil = s.lease(rec.CreatedAt)
 	if len(s.pool.jobs) == cap(s.pool.jobs) {
 		return nil, "", apperr.New(apperr.Unavailable, "the review queue is full; retry shortly")
@@ -148,7 +144,7 @@ func (s *Server) enqueue(ctx context.Context, p *Principal, parsed *diff.Diff, n
 	select {
 	case s.pool.jobs <- job:
 	default:
-		_, _ = s.finishJob(context.WithoutCancel(ctx), job, nil, "the review queue is full")
+		_, _, _ = s.finishJob(context.WithoutCancel(ctx), job, nil, "the review queue is full")
 		return nil, "", apperr.New(apperr.Unavailable, "the review queue is full; retry shortly")
 	}
 	loc := "/v1/reviews/" + rec.ID
@@ -167,13 +163,14 @@ func (s *Server) runJob(ctx context.Context, j asyncJob) {
 	rctx, cancel := context.WithTimeout(ctx, s.Config.ReviewTimeout)
 	defer cancel()
 	res := review.Run(rctx, j.diff, j.reviewers, review.Options{Now: s.Now})
-	_, _ = s.finishJob(ctx, j, res, "") // logged inside
+	_, _, _ = s.finishJob(ctx, j, res, "") // logged inside
 }
 
 // finishJob records the outcome in one transaction with its credits and
 // its webhook event: done when any reviewer succeeded, failed otherwise.
+// It returns the credits charged and the balance after.
 // The findings go only to the result cache, for at most its TTL.
-func (s *Server) finishJob(ctx context.Context, j asyncJob, res *review.Result, reason string) (charged int64, err error) {
+func (s *Server) finishJob(ctx context.Context, j asyncJob, res *review.Result, reason string) (charged, balance int64, err error) {
 	now := s.Now().UTC()
 	status, findings := "failed", 0
 	if res != nil {
@@ -204,15 +201,16 @@ func (s *Server) finishJob(ctx context.Context, j asyncJob, res *review.Result, 
 		data["error"] = reason
 	}
 	ev := newEvent(j.principal.UserID, typ, data, now)
-	if err := s.Store.FinishReview(ctx, j.id, status, reason, findings, charged, now, s.Config.LowBalance,
-		s.lowBalanceEvent(j.principal.UserID, now), ev); err != nil {
+	balance, err = s.Store.FinishReview(ctx, j.id, status, reason, findings, charged, now, s.Config.LowBalance,
+		s.lowBalanceEvent(j.principal.UserID, now), ev)
+	if err != nil {
 		s.log.ErrorContext(ctx, "finish review", "review_id", j.id, "error", err)
-		return 0, err
+		return 0, 0, err
 	}
 	if j.principal.Sandbox {
 		charged = 0
 	}
-	return charged, nil
+	return charged, balance, nil
 }
 
 type reviewStatus struct {

@@ -46,8 +46,8 @@ func TestReviewLeasesAcrossReplicas(t *testing.T) {
 			}
 			return cr.Balance
 		}
-		if got := balance(); got != 90 {
-			t.Fatalf("balance while running %d, want 90", got)
+		if cr, err := ada.Credits(ctx); err != nil || cr.Balance != 90 || cr.Held != 10 {
+			t.Fatalf("credits while running = %+v, %v; want balance 90, held 10", cr, err)
 		}
 
 		other := newServer(t, e.db, e.logs, options{pg: pg, now: clock.Now})
@@ -102,8 +102,8 @@ func TestReviewLeasesAcrossReplicas(t *testing.T) {
 		if r := status(); r.Status != store.ReviewFailed || r.Charged != 0 {
 			t.Errorf("review after the late finish = %+v, want failed, charged 0", r)
 		}
-		if got := balance(); got != 100 {
-			t.Errorf("balance after the late finish %d, want 100", got)
+		if cr, err := ada.Credits(ctx); err != nil || cr.Balance != 100 || cr.Held != 0 {
+			t.Errorf("credits after the late finish = %+v, %v; want balance 100, held 0", cr, err)
 		}
 	})
 }

@@ -2,23 +2,35 @@ package store
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/diffgate/diffgate/internal/ids"
 )
 
-// The per-request store work of an API-key request on SQLite: look the key
-// up, record its use and log the request.
-func BenchmarkSQLiteRequestPath(b *testing.B) {
+// benchStore is a migrated SQLite store in a temporary directory.
+func benchStore(b *testing.B) *DB {
+	b.Helper()
 	ctx := context.Background()
 	db, err := Open(ctx, filepath.Join(b.TempDir(), "diffgate.db"))
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer db.Close()
+	b.Cleanup(func() { db.Close() })
 	if err := db.Migrate(ctx); err != nil {
 		b.Fatal(err)
 	}
+	return db
+}
+
+// The per-request store work of an API-key request on SQLite: look the key
+// up, record its use and log the request.
+func BenchmarkSQLiteRequestPath(b *testing.B) {
+	ctx := context.Background()
+	db := benchStore(b)
 	u, err := db.CreateUser(ctx, User{Email: "a@example.com", PasswordHash: "x", Role: RoleUser, CreatedAt: t0, PasswordChangedAt: t0})
 	if err != nil {
 		b.Fatal(err)
@@ -49,6 +61,44 @@ func BenchmarkSQLiteRequestPath(b *testing.B) {
 			Reviewers: []string{"builtin"}, Status: 200, LatencyMS: 3, DiffBytes: 1200, Findings: 2}
 		for b.Loop() {
 			if err := db.InsertRequestLog(ctx, l); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// One synchronous review's writes on SQLite, many at once as under load:
+// the review recorded with its reservation, then finished with its charge
+// and its event (L2, W1). The single writer bounds review throughput.
+func BenchmarkSQLiteReviewWrites(b *testing.B) {
+	ctx := context.Background()
+	db := benchStore(b)
+	const users = 100
+	uids := make([]int64, users)
+	for i := range uids {
+		u, err := db.CreateUser(ctx, User{Email: fmt.Sprintf("u%d@example.com", i), PasswordHash: "x", Role: RoleUser, CreatedAt: t0, PasswordChangedAt: t0})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := db.Credit(ctx, u.ID, 1<<40, LedgerGrant, "grant", t0); err != nil {
+			b.Fatal(err)
+		}
+		uids[i] = u.ID
+	}
+	var n atomic.Int64
+	b.SetParallelism(32)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			i := n.Add(1)
+			id := ids.New("rev_", time.Now())
+			uid := uids[i%users]
+			r := Review{ID: id, UserID: uid, KeyID: "k", Reviewers: []string{"builtin"}, Reserved: 10, Owner: "inst", LeaseUntil: t0.Add(time.Minute)}
+			if err := db.CreateReview(ctx, r, t0); err != nil {
+				b.Fatal(err)
+			}
+			evt := Event{ID: ids.New("msg_", time.Now()), UserID: uid, Type: "review.completed", Payload: []byte(`{"review_id":"` + id + `"}`)}
+			if _, err := db.FinishReview(ctx, id, ReviewDone, "", 2, 4, t0, 5, nil, evt); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -9,8 +9,10 @@ import (
 	"github.com/diffgate/diffgate/internal/apperr"
 )
 
-// Ledger entry kinds. Credits (positive amounts): grant, purchase, refund,
-// release. Debits (negative amounts): charge, reserve.
+// Ledger entry kinds. Credits (positive amounts): grant, purchase, refund.
+// Debits (negative amounts): charge. Reserve and release entries were
+// written before reservations became holds (migration 0008), which write
+// no entry; older ledgers still hold them.
 const (
 	LedgerGrant    = "grant"
 	LedgerPurchase = "purchase"
@@ -20,8 +22,9 @@ const (
 	LedgerRelease  = "release"
 )
 
-// LedgerEntry is one append-only movement of credits (L2). The balance is
-// kept in step in the same transaction and equals the sum of the entries.
+// LedgerEntry is one append-only movement of credits (L2). The balance and
+// the holds of running reviews are kept in step in the same transaction:
+// the entries sum to balance + held, and BalanceAfter is that sum.
 type LedgerEntry struct {
 	ID           int64
 	UserID       int64
@@ -32,7 +35,8 @@ type LedgerEntry struct {
 	CreatedAt    time.Time
 }
 
-// Balance is the user's balance; zero for a user who never had credits.
+// Balance is what the user can spend: the ledger's sum less what running
+// reviews hold; zero for a user who never had credits.
 func (db *DB) Balance(ctx context.Context, userID int64) (int64, error) {
 	var b int64
 	err := db.r.QueryRowContext(ctx, `SELECT balance FROM balances WHERE user_id = $1`, userID).Scan(&b)
@@ -45,8 +49,21 @@ func (db *DB) Balance(ctx context.Context, userID int64) (int64, error) {
 	return b, nil
 }
 
+// BalanceAndHeld is Balance and the credits held for the user's running
+// reviews: the ledger sums to their total.
+func (db *DB) BalanceAndHeld(ctx context.Context, userID int64) (balance, held int64, err error) {
+	err = db.r.QueryRowContext(ctx, `SELECT balance, held FROM balances WHERE user_id = $1`, userID).Scan(&balance, &held)
+	if noRows(err) {
+		return 0, 0, nil
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("balance: %w", err)
+	}
+	return balance, held, nil
+}
+
 // Credit adds amount (> 0) to the user's balance as an entry of kind
-// (grant, purchase, refund or release) and returns the new balance.
+// (grant, purchase or refund) and returns the new balance.
 func (db *DB) Credit(ctx context.Context, userID, amount int64, kind, ref string, now time.Time) (int64, error) {
 	var bal int64
 	err := db.inTx(ctx, func(tx *sql.Tx) error {
@@ -58,8 +75,7 @@ func (db *DB) Credit(ctx context.Context, userID, amount int64, kind, ref string
 }
 
 // Debit takes amount (>= 0) from the user's balance as an entry of kind
-// (charge or reserve) when the balance covers it, and PaymentRequired
-// otherwise. The check and the update are one statement, so concurrent
+// charge when the balance covers it, and PaymentRequired otherwise. The check and the update are one statement, so concurrent
 // debits can never take the balance below zero, on SQLite (one writer) or
 // PostgreSQL (the row lock of the UPDATE, re-checked after waiting).
 func (db *DB) Debit(ctx context.Context, userID, amount int64, kind, ref string, now time.Time) (int64, error) {
@@ -72,10 +88,23 @@ func (db *DB) Debit(ctx context.Context, userID, amount int64, kind, ref string,
 	return bal, err
 }
 
-// Settle ends a reservation: the reserved credits are released and the
-// actual cost (at most the reservation) charged, in one transaction that
-// also appends evs to the outbox, so the events exist exactly when the
-// settlement does (W1).
+// Reserve holds amount (> 0) of the user's balance for a review about to
+// run, when the balance covers it, and PaymentRequired otherwise; the
+// check and the hold are one statement, like Debit's. A hold writes no
+// ledger entry: Settle ends it.
+func (db *DB) Reserve(ctx context.Context, userID, amount int64) (int64, error) {
+	var bal int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		bal, err = db.hold(ctx, tx, userID, amount)
+		return err
+	})
+	return bal, err
+}
+
+// Settle ends a reservation: the hold is released and the actual cost (at
+// most the reservation) charged, in one transaction that also appends evs
+// to the outbox, so the events exist exactly when the settlement does (W1).
 func (db *DB) Settle(ctx context.Context, userID, reserved, actual int64, ref string, now time.Time, evs ...Event) (int64, error) {
 	return db.SettleLow(ctx, userID, reserved, actual, ref, now, 0, nil, evs...)
 }
@@ -98,23 +127,33 @@ func (db *DB) SettleLow(ctx context.Context, userID, reserved, actual int64, ref
 	return bal, err
 }
 
-// settle releases reserved, charges actual and appends evs and, on a
-// crossing of threshold, low(balance), all inside tx.
+// settle ends a hold of reserved, charges actual and appends evs and, on
+// a crossing of threshold, low(balance), all inside tx: one statement
+// moves the balance and the hold, and one ledger entry records the charge.
+// This runs once per review, on SQLite's single writer.
 func (db *DB) settle(ctx context.Context, tx *sql.Tx, userID, reserved, actual int64, ref string, now time.Time, threshold int64, low func(int64) Event, evs []Event) (int64, error) {
-	var bal int64
-	var err error
+	var bal, held int64
 	if reserved > 0 {
-		if bal, err = db.credit(ctx, tx, userID, reserved, LedgerRelease, ref, now); err != nil {
-			return 0, err
+		err := db.txQueryRow(ctx, tx, `UPDATE balances SET balance = balance + $1 - $2, held = held - $1
+			WHERE user_id = $3 RETURNING balance, held`, reserved, actual, userID).Scan(&bal, &held)
+		if noRows(err) {
+			return 0, apperr.New(apperr.NotFound, "no credits are held for this user")
 		}
+		if isCheck(err) {
+			return 0, apperr.Wrap(apperr.Conflict, "more credits released than held", err)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("settle: %w", err)
+		}
+	} else if err := db.txQueryRow(ctx, tx, `SELECT balance FROM balances WHERE user_id = $1`, userID).Scan(&bal); err != nil && !noRows(err) {
+		return 0, fmt.Errorf("settle: %w", err)
 	}
-	released := bal
 	if actual > 0 {
-		if bal, err = db.debit(ctx, tx, userID, actual, LedgerCharge, ref, now); err != nil {
+		if err := db.entry(ctx, tx, userID, LedgerCharge, -actual, bal+held, ref, now); err != nil {
 			return 0, err
 		}
 		if threshold > 0 && low != nil {
-			fire, err := db.lowBalance(ctx, tx, userID, released, bal, threshold)
+			fire, err := db.lowBalance(ctx, tx, userID, bal+actual, bal, threshold)
 			if err != nil {
 				return 0, err
 			}
@@ -125,6 +164,24 @@ func (db *DB) settle(ctx context.Context, tx *sql.Tx, userID, reserved, actual i
 	}
 	if err := db.appendEvents(ctx, tx, now, evs); err != nil {
 		return 0, err
+	}
+	return bal, nil
+}
+
+// hold moves amount from the user's balance to held when the balance
+// covers it.
+func (db *DB) hold(ctx context.Context, tx *sql.Tx, userID, amount int64) (int64, error) {
+	if amount <= 0 {
+		return 0, apperr.New(apperr.Invalid, "a reservation must be positive")
+	}
+	var bal int64
+	err := db.txQueryRow(ctx, tx, `UPDATE balances SET balance = balance - $1, held = held + $1
+		WHERE user_id = $2 AND balance >= $1 RETURNING balance`, amount, userID).Scan(&bal)
+	if noRows(err) {
+		return 0, apperr.New(apperr.PaymentRequired, "not enough credits")
+	}
+	if err != nil {
+		return 0, fmt.Errorf("reserve: %w", err)
 	}
 	return bal, nil
 }
@@ -172,38 +229,38 @@ func (db *DB) Ledger(ctx context.Context, userID int64, limit int) ([]LedgerEntr
 
 func (db *DB) credit(ctx context.Context, tx *sql.Tx, userID, amount int64, kind, ref string, now time.Time) (int64, error) {
 	switch kind {
-	case LedgerGrant, LedgerPurchase, LedgerRefund, LedgerRelease:
+	case LedgerGrant, LedgerPurchase, LedgerRefund:
 	default:
 		return 0, apperr.Newf(apperr.Invalid, "%q is not a credit", kind)
 	}
 	if amount <= 0 {
 		return 0, apperr.New(apperr.Invalid, "a credit must be positive")
 	}
-	var bal int64
+	var bal, held int64
 	err := db.txQueryRow(ctx, tx, `INSERT INTO balances (user_id, balance) VALUES ($1, $2)
 		ON CONFLICT (user_id) DO UPDATE SET balance = balances.balance + excluded.balance
-		RETURNING balance`, userID, amount).Scan(&bal)
+		RETURNING balance, held`, userID, amount).Scan(&bal, &held)
 	if isForeignKey(err) {
 		return 0, apperr.Wrap(apperr.NotFound, "user not found", err)
 	}
 	if err != nil {
 		return 0, fmt.Errorf("credit: %w", err)
 	}
-	return bal, db.entry(ctx, tx, userID, kind, amount, bal, ref, now)
+	return bal, db.entry(ctx, tx, userID, kind, amount, bal+held, ref, now)
 }
 
 func (db *DB) debit(ctx context.Context, tx *sql.Tx, userID, amount int64, kind, ref string, now time.Time) (int64, error) {
 	switch kind {
-	case LedgerCharge, LedgerReserve:
+	case LedgerCharge:
 	default:
 		return 0, apperr.Newf(apperr.Invalid, "%q is not a debit", kind)
 	}
 	if amount < 0 {
 		return 0, apperr.New(apperr.Invalid, "a debit cannot be negative")
 	}
-	var bal int64
+	var bal, held int64
 	err := db.txQueryRow(ctx, tx, `UPDATE balances SET balance = balance - $1
-		WHERE user_id = $2 AND balance >= $1 RETURNING balance`, amount, userID).Scan(&bal)
+		WHERE user_id = $2 AND balance >= $1 RETURNING balance, held`, amount, userID).Scan(&bal, &held)
 	if noRows(err) {
 		return 0, apperr.New(apperr.PaymentRequired, "not enough credits")
 	}
@@ -213,7 +270,7 @@ func (db *DB) debit(ctx context.Context, tx *sql.Tx, userID, amount int64, kind,
 	if amount == 0 {
 		return bal, nil
 	}
-	return bal, db.entry(ctx, tx, userID, kind, -amount, bal, ref, now)
+	return bal, db.entry(ctx, tx, userID, kind, -amount, bal+held, ref, now)
 }
 
 func (db *DB) entry(ctx context.Context, tx *sql.Tx, userID int64, kind string, amount, bal int64, ref string, now time.Time) error {

@@ -32,9 +32,11 @@ func (db *DB) AppendEvents(ctx context.Context, now time.Time, evs ...Event) err
 	return db.inTx(ctx, func(tx *sql.Tx) error { return db.appendEvents(ctx, tx, now, evs) })
 }
 
-// appendEvents inserts each event and one pending delivery, due now, for
-// every unpaused endpoint of the event's user subscribed to its type or to
-// "*". A duplicate event id is Conflict, an unknown user NotFound.
+// appendEvents inserts each event to which at least one unpaused endpoint
+// of its user subscribes (by its type or "*"), with one pending delivery,
+// due now, per such endpoint. An event no endpoint wants is not stored at
+// all: nothing would ever deliver or read it, and it would only cost a
+// write on every review. A duplicate event id is Conflict.
 func (db *DB) appendEvents(ctx context.Context, tx *sql.Tx, now time.Time, evs []Event) error {
 	subscribers := map[int64][]WebhookEndpoint{} // per user, read once per transaction
 	for _, ev := range evs {
@@ -48,6 +50,23 @@ func (db *DB) appendEvents(ctx context.Context, tx *sql.Tx, now time.Time, evs [
 		if !json.Valid(payload) {
 			return apperr.Newf(apperr.Invalid, "event %s: payload is not JSON", ev.ID)
 		}
+		eps, ok := subscribers[ev.UserID]
+		if !ok {
+			var err error
+			if eps, err = db.activeEndpoints(ctx, tx, ev.UserID); err != nil {
+				return err
+			}
+			subscribers[ev.UserID] = eps
+		}
+		wanted := eps[:0:0]
+		for _, ep := range eps {
+			if slices.Contains(ep.Events, ev.Type) || slices.Contains(ep.Events, "*") {
+				wanted = append(wanted, ep)
+			}
+		}
+		if len(wanted) == 0 {
+			continue
+		}
 		created := ev.CreatedAt
 		if created.IsZero() {
 			created = now
@@ -57,22 +76,10 @@ func (db *DB) appendEvents(ctx context.Context, tx *sql.Tx, now time.Time, evs [
 		switch {
 		case isUnique(err):
 			return apperr.Wrap(apperr.Conflict, "event id already exists", err)
-		case isForeignKey(err):
-			return apperr.Wrap(apperr.NotFound, "user not found", err)
 		case err != nil:
 			return fmt.Errorf("append event: %w", err)
 		}
-		eps, ok := subscribers[ev.UserID]
-		if !ok {
-			if eps, err = db.activeEndpoints(ctx, tx, ev.UserID); err != nil {
-				return err
-			}
-			subscribers[ev.UserID] = eps
-		}
-		for _, ep := range eps {
-			if !slices.Contains(ep.Events, ev.Type) && !slices.Contains(ep.Events, "*") {
-				continue
-			}
+		for _, ep := range wanted {
 			if _, err := db.txExec(ctx, tx, `INSERT INTO webhook_deliveries (event_id, endpoint_id, state, attempt, next_attempt_at)
 				VALUES ($1, $2, 'pending', 0, $3)`, ev.ID, ep.ID, db.ts(now)); err != nil {
 				return fmt.Errorf("append event: queue delivery: %w", err)
@@ -82,8 +89,6 @@ func (db *DB) appendEvents(ctx context.Context, tx *sql.Tx, now time.Time, evs [
 	return nil
 }
 
-// activeEndpoints lists the user's unpaused endpoints inside tx, so an
-// endpoint created or deleted concurrently is either fully in or fully out.
 func (db *DB) activeEndpoints(ctx context.Context, tx *sql.Tx, userID int64) ([]WebhookEndpoint, error) {
 	rows, err := db.txQuery(ctx, tx, `SELECT `+endpointColumns+` FROM webhook_endpoints WHERE user_id = $1 AND NOT paused ORDER BY id`, userID)
 	if err != nil {

@@ -105,7 +105,7 @@ func testEventsFanOut(t *testing.T, c conformance) {
 	}{
 		{"duplicate id", []Event{ev("msg_5", ada.ID, "key.revoked"), ev("msg_1", ada.ID, "key.revoked")}, apperr.Conflict},
 		{"not JSON", []Event{ev("msg_6", ada.ID, "key.revoked"), {ID: "msg_7", UserID: ada.ID, Type: "x", Payload: []byte("{not json")}}, apperr.Invalid},
-		{"unknown user", []Event{ev("msg_8", ada.ID, "key.revoked"), ev("msg_9", bob.ID+1000, "key.revoked")}, apperr.NotFound},
+		{"duplicate in the batch", []Event{ev("msg_8", ada.ID, "key.revoked"), ev("msg_8", ada.ID, "review.failed")}, apperr.Conflict},
 		{"no type", []Event{{ID: "msg_10", UserID: ada.ID}}, apperr.Invalid},
 	}
 	for _, tt := range bad {
@@ -126,6 +126,15 @@ func testEventsFanOut(t *testing.T, c conformance) {
 	}
 	if err := db.AppendEvents(ctx, t0); err != nil {
 		t.Errorf("AppendEvents(none) = %v", err)
+	}
+	// An event no endpoint wants is not stored: nothing would deliver it.
+	carol := mkUser(t, db, "carol@example.com")
+	if err := db.AppendEvents(ctx, t0, ev("msg_11", ada.ID, "credits.low"), ev("msg_12", carol.ID, "review.completed")); err != nil {
+		t.Fatal(err)
+	}
+	if !eventExists(t, db, "msg_11") || eventExists(t, db, "msg_12") {
+		t.Errorf("stored msg_11 %v, msg_12 %v; want only msg_11 (ada's endpoints want it, carol has none)",
+			eventExists(t, db, "msg_11"), eventExists(t, db, "msg_12"))
 	}
 }
 
@@ -495,7 +504,7 @@ func testEventsAtomic(t *testing.T, c conformance) {
 	if _, err := db.Credit(ctx, ada.ID, 100, LedgerGrant, "grant", t0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Debit(ctx, ada.ID, 40, LedgerReserve, "req", t0); err != nil {
+	if _, err := db.Reserve(ctx, ada.ID, 40); err != nil {
 		t.Fatal(err)
 	}
 	revoked := func(id string) bool {
@@ -565,6 +574,7 @@ func testSettleLow(t *testing.T, c conformance) {
 	ctx := context.Background()
 	db := c.db
 	ada := mkUser(t, db, "ada@example.com")
+	mkEndpoint(t, db, ada.ID, "https://a/all", false, "*")
 	if _, err := db.Credit(ctx, ada.ID, 100, LedgerGrant, "grant", t0); err != nil {
 		t.Fatal(err)
 	}
@@ -590,7 +600,7 @@ func testSettleLow(t *testing.T, c conformance) {
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ref := fmt.Sprintf("req-%d", i)
-			if _, err := db.Debit(ctx, ada.ID, tt.reserve, LedgerReserve, ref, t0); err != nil {
+			if _, err := db.Reserve(ctx, ada.ID, tt.reserve); err != nil {
 				t.Fatal(err)
 			}
 			before := len(lows)
@@ -631,8 +641,8 @@ func testSettleLowConcurrentReservations(t *testing.T, c conformance) {
 		n++
 		return ev(fmt.Sprintf("msg_lowc_%d", n), ada.ID, "credits.low")
 	}
-	for _, ref := range []string{"a", "b"} {
-		if _, err := db.Debit(ctx, ada.ID, 50, LedgerReserve, ref, t0); err != nil {
+	for range 2 {
+		if _, err := db.Reserve(ctx, ada.ID, 50); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -649,7 +659,7 @@ func testSettleLowConcurrentReservations(t *testing.T, c conformance) {
 	if _, err := db.Credit(ctx, ada.ID, 100, LedgerGrant, "top-up", t0); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := db.Debit(ctx, ada.ID, 100, LedgerReserve, "c", t0); err != nil {
+	if _, err := db.Reserve(ctx, ada.ID, 100); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := db.SettleLow(ctx, ada.ID, 100, 100, "c", t0, 100, low); err != nil {

@@ -57,8 +57,8 @@ func (r Review) charges() bool { return !r.Sandbox && r.Reserved > 0 }
 
 // CreateReview stores r as queued (CreatedAt defaults to now), owned by
 // r.Owner until r.LeaseUntil (both required), and, unless
-// it is a sandbox review or reserves nothing, reserves r.Reserved credits
-// under the review's id in the same transaction (L2). A balance that does
+// it is a sandbox review or reserves nothing, holds r.Reserved credits for
+// it in the same transaction (L2). A balance that does
 // not cover it is PaymentRequired and nothing is stored; a duplicate id is
 // Conflict, an unknown user NotFound.
 func (db *DB) CreateReview(ctx context.Context, r Review, now time.Time) error {
@@ -73,7 +73,7 @@ func (db *DB) CreateReview(ctx context.Context, r Review, now time.Time) error {
 	}
 	return db.inTx(ctx, func(tx *sql.Tx) error {
 		if r.charges() {
-			if _, err := db.debit(ctx, tx, r.UserID, r.Reserved, LedgerReserve, r.ID, now); err != nil {
+			if _, err := db.hold(ctx, tx, r.UserID, r.Reserved); err != nil {
 				return err
 			}
 		}
@@ -131,37 +131,49 @@ func (db *DB) MarkReviewRunning(ctx context.Context, id string, now time.Time) e
 
 // FinishReview ends a queued or running review in one transaction: its
 // status (done or failed), public error, findings count and charge are
-// stored, its reservation settled (released, and min(charged, Reserved)
-// charged) unless it is a sandbox review or reserved nothing, evs
-// appended, and low(balance) appended when the charge crosses threshold as
-// in SettleLow. A review already finished is Conflict and changes nothing,
-// so a reservation is never settled twice.
-func (db *DB) FinishReview(ctx context.Context, id string, status string, errMsg string, findings int, charged int64, now time.Time, threshold int64, low func(balance int64) Event, evs ...Event) error {
+// stored, its hold settled (released, and min(charged, Reserved) charged)
+// unless it is a sandbox review or reserved nothing, evs appended, and
+// low(balance) appended when the charge crosses threshold as in SettleLow.
+// It returns the user's balance after. A review already finished is
+// Conflict and changes nothing, so a hold is never settled twice.
+func (db *DB) FinishReview(ctx context.Context, id string, status string, errMsg string, findings int, charged int64, now time.Time, threshold int64, low func(balance int64) Event, evs ...Event) (int64, error) {
 	if status != ReviewDone && status != ReviewFailed {
-		return apperr.Newf(apperr.Invalid, "a review cannot finish as %q", status)
+		return 0, apperr.Newf(apperr.Invalid, "a review cannot finish as %q", status)
 	}
 	if charged < 0 || findings < 0 {
-		return apperr.New(apperr.Invalid, "charge and findings cannot be negative")
+		return 0, apperr.New(apperr.Invalid, "charge and findings cannot be negative")
 	}
-	return db.inTx(ctx, func(tx *sql.Tx) error {
-		r, err := db.lockUnfinishedReview(ctx, tx, id)
+	var bal int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		// One statement finishes the review only if it is unfinished (the
+		// row lock on PostgreSQL) and works out the charge.
+		var r Review
+		err := db.txQueryRow(ctx, tx, `UPDATE reviews SET status = $2, error = $3, findings_count = $4,
+			charged = CASE WHEN sandbox OR reserved = 0 THEN 0 WHEN $5 < reserved THEN $5 ELSE reserved END, finished_at = $6
+			WHERE id = $1 AND status IN ('queued', 'running')
+			RETURNING user_id, sandbox, reserved, charged`, id, status, errMsg, findings, charged, db.ts(now)).
+			Scan(&r.UserID, &r.Sandbox, &r.Reserved, &r.Charged)
+		if noRows(err) {
+			var n int
+			if err := db.txQueryRow(ctx, tx, `SELECT count(*) FROM reviews WHERE id = $1`, id).Scan(&n); err != nil {
+				return fmt.Errorf("finish review: %w", err)
+			}
+			if n == 0 {
+				return apperr.New(apperr.NotFound, "review not found")
+			}
+			return apperr.New(apperr.Conflict, "review already finished")
+		}
 		if err != nil {
-			return err
-		}
-		charge := int64(0)
-		if r.charges() {
-			charge = min(charged, r.Reserved)
-		}
-		if _, err := db.txExec(ctx, tx, `UPDATE reviews SET status = $2, error = $3, findings_count = $4, charged = $5, finished_at = $6
-			WHERE id = $1`, id, status, errMsg, findings, charge, db.ts(now)); err != nil {
 			return fmt.Errorf("finish review: %w", err)
 		}
-		if !r.charges() {
-			return db.appendEvents(ctx, tx, now, evs)
+		reserved := int64(0)
+		if r.charges() {
+			reserved = r.Reserved
 		}
-		_, err = db.settle(ctx, tx, r.UserID, r.Reserved, charge, r.ID, now, threshold, low, evs)
+		bal, err = db.settle(ctx, tx, r.UserID, reserved, r.Charged, id, now, threshold, low, evs)
 		return err
 	})
+	return bal, err
 }
 
 // lockUnfinishedReview reads a review inside tx, row-locked on PostgreSQL;
@@ -244,8 +256,9 @@ func (db *DB) FailExpiredReviews(ctx context.Context, reason string, now time.Ti
 				return fmt.Errorf("fail review: %w", err)
 			}
 			if r.charges() {
-				if _, err := db.credit(ctx, tx, r.UserID, r.Reserved, LedgerRelease, r.ID, now); err != nil {
-					return err
+				if _, err := db.txExec(ctx, tx, `UPDATE balances SET balance = balance + $1, held = held - $1 WHERE user_id = $2`,
+					r.Reserved, r.UserID); err != nil {
+					return fmt.Errorf("release hold: %w", err)
 				}
 			}
 			failed = true

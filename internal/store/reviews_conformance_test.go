@@ -12,7 +12,9 @@ import (
 	"github.com/diffgate/diffgate/internal/apperr"
 )
 
-func ledgerSum(t *testing.T, db *DB, userID int64) (sum, balance int64) {
+// ledgerSum returns the sum of the user's ledger and what it must equal:
+// the balance plus the credits held for running reviews.
+func ledgerSum(t *testing.T, db *DB, userID int64) (sum, settled int64) {
 	t.Helper()
 	ctx := context.Background()
 	entries, err := db.Ledger(ctx, userID, 1000)
@@ -22,11 +24,13 @@ func ledgerSum(t *testing.T, db *DB, userID int64) (sum, balance int64) {
 	for _, e := range entries {
 		sum += e.Amount
 	}
-	balance, err = db.Balance(ctx, userID)
-	if err != nil {
+	if len(entries) > 0 && entries[0].BalanceAfter != sum {
+		t.Errorf("newest ledger entry's balance_after = %d, want the sum %d", entries[0].BalanceAfter, sum)
+	}
+	if err := db.w.QueryRowContext(ctx, `SELECT coalesce(sum(balance + held), 0) FROM balances WHERE user_id = $1`, userID).Scan(&settled); err != nil {
 		t.Fatal(err)
 	}
-	return sum, balance
+	return sum, settled
 }
 
 func review(id string, userID int64, reserved int64, sandbox bool) Review {
@@ -79,9 +83,13 @@ func testReviews(t *testing.T, c conformance) {
 	}
 	_, err := db.ReviewByID(ctx, ada.ID, "rev_4")
 	wantKind(t, "ReviewByID(refused review)", err, apperr.NotFound)
-	entries, _ := db.Ledger(ctx, ada.ID, 1)
-	if e := entries[0]; e.Kind != LedgerReserve || e.Amount != -50 || e.Reference != "rev_7" {
-		t.Errorf("newest ledger entry = %+v, want a reserve of 50 for rev_7", e)
+	// Holds write no ledger entry: the ledger still sums to balance + held.
+	entries, _ := db.Ledger(ctx, ada.ID, 10)
+	if len(entries) != 1 || entries[0].Kind != LedgerGrant {
+		t.Errorf("ledger = %+v, want the grant only", entries)
+	}
+	if held := countRows(t, db, `SELECT held FROM balances WHERE user_id = $1`, ada.ID); held != 90 {
+		t.Errorf("held = %d, want 90 (rev_1 and rev_7)", held)
 	}
 
 	got, err := db.ReviewByID(ctx, ada.ID, "rev_1")
@@ -155,9 +163,9 @@ func testReviews(t *testing.T, c conformance) {
 	}
 	for _, tt := range finishes {
 		t.Run("finish "+tt.name, func(t *testing.T) {
-			err := db.FinishReview(ctx, tt.id, tt.status, tt.errMsg, tt.findings, tt.charged, t2, 50, low, ev(tt.eventID, ada.ID, "review.completed"))
-			if tt.want < 0 && err != nil {
-				t.Fatalf("FinishReview(%s) = %v", tt.id, err)
+			bal, err := db.FinishReview(ctx, tt.id, tt.status, tt.errMsg, tt.findings, tt.charged, t2, 50, low, ev(tt.eventID, ada.ID, "review.completed"))
+			if tt.want < 0 && (err != nil || bal != tt.wantBal) {
+				t.Fatalf("FinishReview(%s) = %d, %v; want balance %d", tt.id, bal, err, tt.wantBal)
 			}
 			if tt.want >= 0 {
 				wantKind(t, "FinishReview("+tt.name+")", err, tt.want)
@@ -232,8 +240,12 @@ func testReviewsConcurrent(t *testing.T, c conformance) {
 	if got := countRows(t, db, `SELECT count(*) FROM reviews WHERE user_id = $1`, u.ID); got != n {
 		t.Errorf("%d reviews stored, want %d", got, n)
 	}
-	if sum, bal := ledgerSum(t, db, u.ID); sum != 0 || bal != 0 {
-		t.Errorf("ledger sums to %d and balance is %d, want 0 and 0", sum, bal)
+	// Every credit is held now: none left to spend, the ledger unchanged.
+	if sum, settled := ledgerSum(t, db, u.ID); sum != settled || settled != n*price {
+		t.Errorf("ledger sums to %d and balance + held is %d, want both %d", sum, settled, n*price)
+	}
+	if bal, _ := db.Balance(ctx, u.ID); bal != 0 {
+		t.Errorf("balance %d, want 0", bal)
 	}
 }
 
@@ -272,7 +284,7 @@ func testFailExpired(t *testing.T, c conformance) {
 	if err := db.MarkReviewRunning(ctx, "rev_running", t0); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.FinishReview(ctx, "rev_done", ReviewDone, "", 2, 5, t0, 0, nil); err != nil {
+	if _, err := db.FinishReview(ctx, "rev_done", ReviewDone, "", 2, 5, t0, 0, nil); err != nil {
 		t.Fatal(err)
 	}
 	t1 := t0.Add(time.Minute)
@@ -313,9 +325,13 @@ func testFailExpired(t *testing.T, c conformance) {
 	for _, tt := range []struct {
 		u    User
 		want int64
-	}{{ada, 95}, {bob, 53}} {
-		if sum, bal := ledgerSum(t, db, tt.u.ID); sum != bal || bal != tt.want {
-			t.Errorf("%s: ledger sums to %d, balance %d; want both %d", tt.u.Email, sum, bal, tt.want)
+		held int64
+	}{{ada, 95, 0}, {bob, 53, 47}} {
+		if sum, settled := ledgerSum(t, db, tt.u.ID); sum != settled || settled != tt.want+tt.held {
+			t.Errorf("%s: ledger sums to %d, balance + held %d; want both %d", tt.u.Email, sum, settled, tt.want+tt.held)
+		}
+		if bal, _ := db.Balance(ctx, tt.u.ID); bal != tt.want {
+			t.Errorf("%s: balance %d, want %d", tt.u.Email, bal, tt.want)
 		}
 	}
 	if got := claimAll(t, db, t1); len(got) != 3 {
@@ -332,7 +348,7 @@ func testFailExpired(t *testing.T, c conformance) {
 	if err := db.MarkReviewRunning(ctx, "rev_queued", t1); apperr.KindOf(err) != apperr.Conflict {
 		t.Errorf("MarkReviewRunning(failed review) = %v, want Conflict", err)
 	}
-	if err := db.FinishReview(ctx, "rev_running", ReviewDone, "", 1, 20, t1, 0, nil); apperr.KindOf(err) != apperr.Conflict {
+	if _, err := db.FinishReview(ctx, "rev_running", ReviewDone, "", 1, 20, t1, 0, nil); apperr.KindOf(err) != apperr.Conflict {
 		t.Errorf("FinishReview(failed review) = %v, want Conflict", err)
 	}
 	if sum, bal := ledgerSum(t, db, ada.ID); sum != bal || bal != 95 {
@@ -361,6 +377,7 @@ func testFailExpiredConcurrent(t *testing.T, c conformance) {
 	ctx := context.Background()
 	db := c.db
 	u := mkUser(t, db, "ada@example.com")
+	mkEndpoint(t, db, u.ID, "https://a/failed", false, "review.failed")
 	if _, err := db.Credit(ctx, u.ID, 1000, LedgerGrant, "grant", t0); err != nil {
 		t.Fatal(err)
 	}
@@ -393,8 +410,8 @@ func testFailExpiredConcurrent(t *testing.T, c conformance) {
 	if got := countRows(t, db, `SELECT count(*) FROM events WHERE user_id = $1`, u.ID); got != reviews {
 		t.Errorf("%d review.failed events, want %d", got, reviews)
 	}
-	if got := countRows(t, db, `SELECT count(*) FROM ledger_entries WHERE user_id = $1 AND kind = 'release'`, u.ID); got != reviews {
-		t.Errorf("%d releases, want %d", got, reviews)
+	if held := countRows(t, db, `SELECT held FROM balances WHERE user_id = $1`, u.ID); held != 0 {
+		t.Errorf("held = %d after every review failed, want 0", held)
 	}
 	if sum, bal := ledgerSum(t, db, u.ID); sum != bal || bal != 1000 {
 		t.Errorf("ledger sums to %d, balance %d; want 1000", sum, bal)

@@ -45,6 +45,10 @@ type DB struct {
 	wstmts     sync.Map // query -> *sql.Stmt
 	wstmtCount atomic.Int64
 	wanted     sync.Map // queries to prepare between batches
+	// ckStop and ckDone stop SQLite's checkpointer.
+	ckStop chan struct{}
+	ckDone chan error
+	ckOnce sync.Once
 }
 
 // readStmt is a prepared statement for query on the read pool, prepared
@@ -112,7 +116,13 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// BEGIN IMMEDIATE takes the write lock up front, so a transaction that
 	// reads and then writes cannot fail half-way with SQLITE_BUSY when another
 	// process holds the file.
-	w, err := sql.Open("sqlite", u.String()+"?"+common+"&_pragma=journal_mode(WAL)&_txlock=immediate")
+	// temp_store(MEMORY) keeps the savepoint journal of a group commit in
+	// memory: spilled to a temporary file it cost a write per page. The
+	// writer never checkpoints (wal_autocheckpoint(0)): a checkpoint copies
+	// the log into the database and syncs it, which held every write behind
+	// it for milliseconds; a connection of its own does it instead.
+	w, err := sql.Open("sqlite", u.String()+"?"+common+
+		"&_pragma=journal_mode(WAL)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite writer: %w", err)
 	}
@@ -131,7 +141,7 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite reader: %w", err)
 	}
-	n := max(4, 2*runtime.NumCPU())
+	n := max(16, 2*runtime.NumCPU())
 	r.SetMaxOpenConns(n)
 	r.SetMaxIdleConns(n)
 	if err := r.PingContext(ctx); err != nil {
@@ -139,9 +149,17 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 		w.Close()
 		return nil, apperr.Wrap(apperr.Unavailable, "database unavailable", fmt.Errorf("open sqlite reader: %w", err))
 	}
+	ck, err := sql.Open("sqlite", u.String()+"?"+common)
+	if err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("open sqlite checkpointer: %w", err)
+	}
+	ck.SetMaxOpenConns(1)
 	db := &DB{dialect: DialectSQLite, w: w, r: r, path: path}
 	db.tightenFiles()
 	db.startGroupCommit()
+	db.startCheckpointer(ck)
 	return db, nil
 }
 
@@ -185,6 +203,12 @@ func (db *DB) Ping(ctx context.Context) error {
 func (db *DB) Close() error {
 	db.stopGroupCommit()
 	var errs []error
+	if db.ckStop != nil {
+		db.ckOnce.Do(func() {
+			close(db.ckStop)
+			errs = append(errs, <-db.ckDone)
+		})
+	}
 	for _, m := range []*sync.Map{&db.stmts, &db.wstmts} {
 		m.Range(func(_, st any) bool {
 			errs = append(errs, st.(*sql.Stmt).Close())

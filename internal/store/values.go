@@ -116,3 +116,14 @@ func isForeignKey(err error) bool {
 }
 
 func noRows(err error) bool { return errors.Is(err, sql.ErrNoRows) }
+
+// isCheck reports a CHECK constraint violation, such as a balance or a
+// hold that would go negative.
+func isCheck(err error) bool {
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_CHECK
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23514"
+}
