@@ -280,16 +280,17 @@ func serve(ctx context.Context, sf *serveFlags, env *Env) error {
 	}
 	bg, stopBG := context.WithCancel(context.WithoutCancel(ctx))
 	workersCtx, stopWorkers := context.WithCancel(context.WithoutCancel(ctx))
-	done := make(chan struct{}, 5)
+	done := make(chan struct{}, 6)
 	go func() { srv.Run(bg); done <- struct{}{} }()
 	go func() { resultCache.Run(bg); done <- struct{}{} }()
 	go func() { srv.RunDispatcher(bg, time.Second); done <- struct{}{} }()
 	go func() { srv.RunWorkers(workersCtx, nWorkers); done <- struct{}{} }()
 	go func() { srv.RunLeases(bg); done <- struct{}{} }()
+	go func() { srv.RunRetention(bg); done <- struct{}{} }()
 	defer func() {
 		stopWorkers()
 		stopBG()
-		for range 5 {
+		for range 6 {
 			<-done
 		}
 	}()

@@ -170,3 +170,48 @@ func mustUserID(t *testing.T, e *env, email string) int64 {
 	}
 	return u.ID
 }
+
+// O2: the server's purge applies the retention policy: 31 days on, a
+// finished review's metadata and its request log are gone, the ledger's
+// charge stays.
+func TestPurgeRetention(t *testing.T) {
+	e := start(t, options{credits: 100, prices: "builtin=3"})
+	ctx := context.Background()
+	ada, tok := e.user("ada@example.com")
+	body, _ := json.Marshal(map[string]any{"diff": sampleDiff, "async": true})
+	wctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go e.srv.RunWorkers(wctx, 1)
+	resp, b := e.raw("POST", "/v1/reviews", tok.AccessToken, "application/json", strings.NewReader(string(body)))
+	if resp.StatusCode != 202 {
+		t.Fatalf("async review: %d %s", resp.StatusCode, b)
+	}
+	var queued struct{ ID string }
+	_ = json.Unmarshal(b, &queued)
+	for {
+		_, b = e.raw("GET", "/v1/reviews/"+queued.ID, tok.AccessToken, "", nil)
+		if strings.Contains(string(b), `"status":"done"`) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	e.flush() // the request log is written
+	later := newServer(t, e.db, e.logs, options{now: func() time.Time { return time.Now().Add(31 * 24 * time.Hour) }})
+	if err := later.Purge(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.db.ReviewByID(ctx, mustUserID(t, e, "ada@example.com"), queued.ID); err == nil {
+		t.Error("the review's metadata outlived its retention")
+	}
+	if logs, err := e.db.ListRequestLogs(ctx, mustUserID(t, e, "ada@example.com"), 100); err != nil || len(logs) != 0 {
+		t.Errorf("request logs after the purge = %d, %v; want none", len(logs), err)
+	}
+	entries, err := e.db.Ledger(ctx, mustUserID(t, e, "ada@example.com"), 10)
+	if err != nil || len(entries) == 0 || entries[0].Kind != store.LedgerCharge || entries[0].Reference != queued.ID {
+		t.Errorf("ledger after the purge = %+v, %v; want the review's charge kept", entries, err)
+	}
+	// The session expired 30 days after login, a day before: it is gone.
+	if _, err := ada.Credits(ctx); err == nil {
+		t.Error("a session 31 days old still works after the purge")
+	}
+}

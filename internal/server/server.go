@@ -64,6 +64,9 @@ type Config struct {
 	// unfinished reviews before another fails them (default 30s; the
 	// owner renews every third of it).
 	ReviewLease time.Duration
+	// Retention is how long records are kept (O2); the zero value means
+	// store.DefaultRetention.
+	Retention store.Retention
 }
 
 const (
@@ -159,6 +162,9 @@ func New(d Deps) *Server {
 	}
 	if c.ReviewLease <= 0 {
 		c.ReviewLease = DefaultReviewLease
+	}
+	if c.Retention == (store.Retention{}) {
+		c.Retention = store.DefaultRetention
 	}
 	s := &Server{Deps: d, log: d.Log, instance: newInstanceID()}
 	s.reqlog = newReqLogWriter(d.Store, d.Log)

@@ -136,6 +136,7 @@ func runConformance(t *testing.T, open opener) {
 		{"Reviews", testReviews},
 		{"ReviewsConcurrent", testReviewsConcurrent},
 		{"FailExpiredReviews", testFailExpired},
+		{"Purge", testPurge},
 		{"FailExpiredReviewsConcurrent", testFailExpiredConcurrent},
 	}
 	for _, tt := range tests {
