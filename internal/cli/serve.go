@@ -273,8 +273,10 @@ func serve(ctx context.Context, sf *serveFlags, env *Env) error {
 	// written anywhere, so they cannot resume. Their credits are released
 	// and their webhooks sent. RunLeases goes on doing so every few
 	// seconds, and renews the leases of this replica's own reviews.
+	// A review that cannot be failed is logged, not fatal: the server
+	// still starts, and RunLeases tries again.
 	if n, err := srv.FailExpired(ctx); err != nil {
-		return fmt.Errorf("fail expired reviews: %w", err)
+		log.Error("fail expired reviews", "failed", n, "error", err)
 	} else if n > 0 {
 		log.Warn("reviews left unfinished by a stopped server were failed", "count", n)
 	}

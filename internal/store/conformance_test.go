@@ -136,6 +136,7 @@ func runConformance(t *testing.T, open opener) {
 		{"Reviews", testReviews},
 		{"ReviewsConcurrent", testReviewsConcurrent},
 		{"FailExpiredReviews", testFailExpired},
+		{"FailExpiredReviewsSkipsBadRow", testFailExpiredSkipsBadRow},
 		{"Purge", testPurge},
 		{"FailExpiredReviewsConcurrent", testFailExpiredConcurrent},
 	}

@@ -90,6 +90,7 @@ func (db *DB) commitLoop(g *groupCommit) {
 		}
 		db.runBatch(batch)
 		db.prepareWanted()
+		db.finishCheckpoint()
 	}
 }
 

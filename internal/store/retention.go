@@ -21,7 +21,8 @@ type Retention struct {
 	// expired or were revoked.
 	Sessions time.Duration
 	// Idempotency: Idempotency-Keys, after which a retry with the same key
-	// runs again.
+	// runs again. A claim still pending this long belonged to a request
+	// that died with its process (claims go stale within minutes).
 	Idempotency time.Duration
 }
 
@@ -61,7 +62,7 @@ func (db *DB) Purge(ctx context.Context, now time.Time, r Retention) (Purged, er
 			(SELECT 1 FROM webhook_deliveries d WHERE d.event_id = events.id AND d.state = 'pending')`},
 		{r.Reviews, &p.Reviews, "reviews", "id", `finished_at < $1`},
 		{r.Sessions, &p.Sessions, "sessions", "id", `(expires_at < $1 OR revoked_at < $1)`},
-		{r.Idempotency, &p.IdempotencyKeys, "idempotency_keys", db.rowKey(), `created_at < $1 AND state = 'done'`},
+		{r.Idempotency, &p.IdempotencyKeys, "idempotency_keys", db.rowKey(), `created_at < $1`},
 	}
 	for _, j := range jobs {
 		if j.keep <= 0 {

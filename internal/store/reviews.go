@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 
@@ -217,7 +218,7 @@ func (db *DB) RenewReviewLeases(ctx context.Context, owner string, until time.Ti
 // back the rest; the lease is checked again under the row lock, so a
 // review renewed meanwhile is left alone and replicas sweeping at once
 // fail each review exactly once. It returns how many reviews it failed,
-// also alongside an error.
+// also alongside the errors of those it could not fail.
 func (db *DB) FailExpiredReviews(ctx context.Context, reason string, now time.Time, event func(r Review) Event) (int, error) {
 	rows, err := db.w.QueryContext(ctx, `SELECT id FROM reviews WHERE status IN ('queued', 'running') AND lease_until < $1
 		ORDER BY lease_until, id`, db.ts(now))
@@ -238,6 +239,7 @@ func (db *DB) FailExpiredReviews(ctx context.Context, reason string, now time.Ti
 		return 0, fmt.Errorf("fail expired reviews: %w", err)
 	}
 	n := 0
+	var errs []error
 	for _, id := range ids {
 		failed := false
 		err := db.inTx(ctx, func(tx *sql.Tx) error {
@@ -271,11 +273,14 @@ func (db *DB) FailExpiredReviews(ctx context.Context, reason string, now time.Ti
 			return db.appendEvents(ctx, tx, now, []Event{event(r)})
 		})
 		if err != nil {
-			return n, fmt.Errorf("fail expired review %s: %w", id, err)
+			// One bad row must not hold back the rest: the others are
+			// still failed, and the errors reported together.
+			errs = append(errs, fmt.Errorf("fail expired review %s: %w", id, err))
+			continue
 		}
 		if failed {
 			n++
 		}
 	}
-	return n, nil
+	return n, errors.Join(errs...)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -415,5 +416,41 @@ func testFailExpiredConcurrent(t *testing.T, c conformance) {
 	}
 	if sum, bal := ledgerSum(t, db, u.ID); sum != bal || bal != 1000 {
 		t.Errorf("ledger sums to %d, balance %d; want 1000", sum, bal)
+	}
+}
+
+// S2: a review that cannot be failed (here a hold the balance row no
+// longer has) does not hold back the others: they are failed, and its
+// error is reported.
+func testFailExpiredSkipsBadRow(t *testing.T, c conformance) {
+	ctx := context.Background()
+	db := c.db
+	u := mkUser(t, db, "ada@example.com")
+	bob := mkUser(t, db, "bob@example.com")
+	for _, id := range []int64{u.ID, bob.ID} {
+		if _, err := db.Credit(ctx, id, 100, LedgerGrant, "grant", t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bad := review("rev_bad", bob.ID, 10, false)
+	bad.LeaseUntil = t0 // expires first, so the sweep meets it first
+	good := review("rev_good", u.ID, 20, false)
+	for _, r := range []Review{bad, good} {
+		if err := db.CreateReview(ctx, r, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.w.ExecContext(ctx, `UPDATE balances SET held = 5 WHERE user_id = $1`, bob.ID); err != nil {
+		t.Fatal(err)
+	}
+	n, err := db.FailExpiredReviews(ctx, "stopped", t0.Add(time.Minute), nil)
+	if n != 1 || err == nil || !strings.Contains(err.Error(), "rev_bad") {
+		t.Errorf("FailExpiredReviews = %d, %v; want 1 and rev_bad's error", n, err)
+	}
+	if got, _ := db.ReviewByID(ctx, u.ID, "rev_good"); got.Status != ReviewFailed {
+		t.Errorf("rev_good = %s, want failed despite rev_bad", got.Status)
+	}
+	if got, _ := db.ReviewByID(ctx, bob.ID, "rev_bad"); got.Status != ReviewQueued {
+		t.Errorf("rev_bad = %s, want left as it was (its transaction rolled back)", got.Status)
 	}
 }

@@ -45,10 +45,17 @@ type DB struct {
 	wstmts     sync.Map // query -> *sql.Stmt
 	wstmtCount atomic.Int64
 	wanted     sync.Map // queries to prepare between batches
-	// ckStop and ckDone stop SQLite's checkpointer.
-	ckStop chan struct{}
-	ckDone chan error
-	ckOnce sync.Once
+	// SQLite's checkpointer (checkpoint.go): stopped by Close; ckFinish
+	// asks the committer to finish a checkpoint; ckErrors counts failures.
+	ckStop   chan struct{}
+	ckDone   chan error
+	ckOnce   sync.Once
+	ckFinish atomic.Bool
+	ckErrors atomic.Int64
+	// ckMaxFrames is the longest log a background checkpoint met, and
+	// ckFinished counts the writer's finishing checkpoints (for tests).
+	ckMaxFrames atomic.Int64
+	ckFinished  atomic.Int64
 }
 
 // readStmt is a prepared statement for query on the read pool, prepared
@@ -118,11 +125,9 @@ func openSQLite(ctx context.Context, path string) (*DB, error) {
 	// process holds the file.
 	// temp_store(MEMORY) keeps the savepoint journal of a group commit in
 	// memory: spilled to a temporary file it cost a write per page. The
-	// writer never checkpoints (wal_autocheckpoint(0)): a checkpoint copies
-	// the log into the database and syncs it, which held every write behind
-	// it for milliseconds; a connection of its own does it instead.
-	w, err := sql.Open("sqlite", u.String()+"?"+common+
-		"&_pragma=journal_mode(WAL)&_pragma=temp_store(MEMORY)&_pragma=wal_autocheckpoint(0)&_txlock=immediate")
+	// log is checkpointed mostly beside the writer (see checkpoint.go).
+	w, err := sql.Open("sqlite", u.String()+"?"+common+"&_pragma=journal_mode(WAL)&_pragma=temp_store(MEMORY)"+
+		fmt.Sprintf("&_pragma=wal_autocheckpoint(%d)", walBackstop)+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite writer: %w", err)
 	}
