@@ -3,11 +3,17 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/diffgate/diffgate/internal/client"
 	"github.com/diffgate/diffgate/internal/review"
 	"github.com/diffgate/diffgate/internal/server"
 	"github.com/diffgate/diffgate/internal/store"
@@ -214,4 +220,73 @@ func TestPurgeRetention(t *testing.T) {
 	if _, err := ada.Credits(ctx); err == nil {
 		t.Error("a session 31 days old still works after the purge")
 	}
+}
+
+// L2, S2: two replicas, each with its own connections to one database,
+// share one account whose balance covers exactly N reviews; of many
+// concurrent reviews sent to both, exactly N run and the rest get 402.
+func TestConcurrentSpendAcrossReplicas(t *testing.T) {
+	onBoth(t, func(t *testing.T, pg bool) {
+		const n, price, tries = 6, 3, 20
+		e := start(t, options{pg: pg, credits: n * price, prices: "builtin=3"})
+		ada, _ := e.user("ada@example.com")
+		key, err := ada.CreateKey(context.Background(), client.NewKey{Name: "ci", Scopes: []string{"reviews:write"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		db2, err := store.Open(context.Background(), e.dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db2.Close() })
+		other := httptest.NewServer(newServer(t, db2, e.logs, options{pg: pg, prices: "builtin=3"}))
+		t.Cleanup(other.Close)
+
+		var ok, paid atomic.Int32
+		var wg sync.WaitGroup
+		for i := range tries {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				base := e.url
+				if i%2 == 1 {
+					base = other.URL
+				}
+				d := strings.Replace(sampleDiff, "+1,2 @@", "+1,3 @@", 1) + fmt.Sprintf("+# %d\n", i)
+				req, _ := http.NewRequest("POST", base+"/v1/reviews", strings.NewReader(d))
+				req.Header.Set("Content-Type", "text/x-diff")
+				req.Header.Set("Authorization", "Bearer "+key.Key)
+				resp, err := http.DefaultClient.Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				switch resp.StatusCode {
+				case 200:
+					ok.Add(1)
+				case 402:
+					paid.Add(1)
+				default:
+					t.Errorf("status %d: %s", resp.StatusCode, body)
+				}
+			}()
+		}
+		wg.Wait()
+		if ok.Load() != n || paid.Load() != tries-n {
+			t.Errorf("%d reviews ran and %d got 402; want %d and %d", ok.Load(), paid.Load(), n, tries-n)
+		}
+		cr, err := ada.Credits(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sum int64
+		for _, en := range cr.Entries {
+			sum += en.Amount
+		}
+		if cr.Balance != 0 || cr.Held != 0 || sum != 0 {
+			t.Errorf("balance %d, held %d, ledger sum %d; want all 0", cr.Balance, cr.Held, sum)
+		}
+	})
 }

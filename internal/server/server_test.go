@@ -46,6 +46,7 @@ type env struct {
 	url    string
 	srv    *server.Server
 	db     *store.DB
+	dsn    string // opens another handle on the same database (another replica)
 	dir    string
 	logs   *syncBuffer
 	setup  string // the one-time setup token
@@ -99,7 +100,7 @@ func onBoth(t *testing.T, f func(t *testing.T, pg bool)) {
 
 // openStore opens SQLite in dir, or a fresh PostgreSQL schema when pg is
 // set (skipping without DIFFGATE_TEST_POSTGRES_URL).
-func openStore(t testing.TB, dir string, pg bool) *store.DB {
+func openStore(t testing.TB, dir string, pg bool) (*store.DB, string) {
 	t.Helper()
 	dsn := filepath.Join(dir, "diffgate.db")
 	if pg {
@@ -112,7 +113,7 @@ func openStore(t testing.TB, dir string, pg bool) *store.DB {
 	if err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return db
+	return db, dsn
 }
 
 // newServer builds a server on db, as start does; a second one on the same
@@ -180,7 +181,7 @@ func newServer(t testing.TB, db *store.DB, logs *syncBuffer, o options) *server.
 func start(t testing.TB, o options) *env {
 	t.Helper()
 	dir := t.TempDir()
-	db := openStore(t, dir, o.pg)
+	db, dsn := openStore(t, dir, o.pg)
 	logs := &syncBuffer{}
 	srv := newServer(t, db, logs, o)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -205,7 +206,7 @@ func start(t testing.TB, o options) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, url: hs.URL, srv: srv, db: db, dir: dir, logs: logs, setup: token, anon: anon, cancel: cancel, done: done}
+	e := &env{t: t, url: hs.URL, srv: srv, db: db, dsn: dsn, dir: dir, logs: logs, setup: token, anon: anon, cancel: cancel, done: done}
 	t.Cleanup(func() {
 		hs.Close()
 		e.flush()
