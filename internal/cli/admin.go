@@ -293,7 +293,7 @@ func runRotateSealKey(ctx context.Context, args []string, env *Env) int {
 
 func runCredits(ctx context.Context, args []string, env *Env) int {
 	var server, email, grantTo, reason, user string
-	var grant string
+	var grant, refund string
 	ef := newEnvFlags("credits", env.Getenv, io.Discard)
 	ef.str(&server, "server", "DIFFGATE_SERVER", "http://127.0.0.1:8080", "diffgate server `URL`")
 	ef.str(&email, "email", "DIFFGATE_EMAIL", "", "log in as `email` (password from DIFFGATE_PASSWORD or stdin); else DIFFGATE_API_KEY (usage:read)")
@@ -301,12 +301,24 @@ func runCredits(ctx context.Context, args []string, env *Env) int {
 	ef.str(&user, "user", "", "", "show the account of `email` instead of your own (owner or admin)")
 	ef.str(&grantTo, "to", "", "", "`email` of the account to grant credits to")
 	ef.str(&reason, "reason", "", "", "why the credits are granted (kept in the ledger)")
-	if _, code, ok := parseCommand(ef, "Usage: diffgate credits [--email E] [--user EMAIL] [--grant N --to EMAIL [--reason TEXT]]\n\nShows the balance and the latest ledger entries, or grants credits.\n\nFlags:\n", args, env); !ok {
+	ef.str(&refund, "refund", "", "", "give back what review `ID` was charged, once (owner or admin)")
+	if _, code, ok := parseCommand(ef, "Usage: diffgate credits [--email E] [--user EMAIL] [--grant N --to EMAIL [--reason TEXT]] [--refund REVIEW_ID]\n\nShows the balance and the latest ledger entries, grants credits, or refunds a review.\n\nFlags:\n", args, env); !ok {
 		return code
 	}
 	c, err := keysClient(ctx, server, email, env)
 	if err != nil {
 		return fail(env.Stderr, err, ExitUsage)
+	}
+	if refund != "" {
+		if grant != "" {
+			return fail(env.Stderr, usagef("--refund and --grant cannot be used together"), ExitUsage)
+		}
+		rf, err := c.RefundReview(ctx, refund)
+		if err != nil {
+			return fail(env.Stderr, err, ExitUsage)
+		}
+		fmt.Fprintf(env.Stdout, "refunded %d credits of %s to user %d, whose balance is now %d\n", rf.Refunded, rf.ReviewID, rf.UserID, rf.Balance)
+		return ExitOK
 	}
 	if grant != "" {
 		n, err := strconv.ParseInt(grant, 10, 64)

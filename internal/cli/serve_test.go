@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -120,6 +121,21 @@ func TestServeEndToEnd(t *testing.T) {
 	r = cli("", map[string]string{"DIFFGATE_PASSWORD": pw1}, "credits", "--email", "owner@example.com")
 	if r.code != ExitOK || !strings.Contains(r.stdout, "balance: ") || !strings.Contains(r.stdout, "charge") {
 		t.Errorf("credits: %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	// The charge's reference is the review's id: refund it once.
+	var reviewID string
+	for _, line := range strings.Split(r.stdout, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && slices.Contains(f, "charge") {
+			reviewID = f[len(f)-1]
+		}
+	}
+	r = cli("", map[string]string{"DIFFGATE_PASSWORD": pw1}, "credits", "--email", "owner@example.com", "--refund", reviewID)
+	if r.code != ExitOK || !strings.Contains(r.stdout, "refunded ") || !strings.Contains(r.stdout, reviewID) {
+		t.Errorf("credits --refund %q: %d %s %s", reviewID, r.code, r.stdout, r.stderr)
+	}
+	r = cli("", map[string]string{"DIFFGATE_PASSWORD": pw1}, "credits", "--email", "owner@example.com", "--refund", reviewID)
+	if r.code != ExitUsage || !strings.Contains(r.stderr, "already refunded") {
+		t.Errorf("second credits --refund: %d %s %s", r.code, r.stdout, r.stderr)
 	}
 	r = cli("", map[string]string{"DIFFGATE_PASSWORD": pw1}, "credits", "--email", "owner@example.com", "--grant", "50", "--to", "owner@example.com", "--reason", "test")
 	if r.code != ExitOK || !strings.Contains(r.stdout, "now has") {

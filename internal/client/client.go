@@ -313,6 +313,22 @@ func (c *Client) Grant(ctx context.Context, email string, amount int64, reason s
 	return out.Balance, err
 }
 
+// Refund is what a refund gave back, and to whom.
+type Refund struct {
+	ReviewID string `json:"review_id"`
+	UserID   int64  `json:"user_id"`
+	Refunded int64  `json:"refunded"`
+	Balance  int64  `json:"balance"`
+}
+
+// RefundReview gives back what a finished review was charged, once (owner
+// or admin).
+func (c *Client) RefundReview(ctx context.Context, reviewID string) (Refund, error) {
+	var out Refund
+	err := c.doJSON(ctx, http.MethodPost, "/v1/admin/reviews/"+url.PathEscape(reviewID)+"/refund", nil, &out)
+	return out, err
+}
+
 // UserCredits shows another account's balance and ledger (owner or admin).
 func (c *Client) UserCredits(ctx context.Context, email string) (Credits, error) {
 	var out Credits

@@ -110,6 +110,31 @@ func (s *Server) writeCredits(w http.ResponseWriter, r *http.Request, userID int
 	writeJSON(w, http.StatusOK, map[string]any{"balance": bal, "held": held, "entries": out})
 }
 
+// RefundAnswer is what a refund gave back, and to whom.
+type RefundAnswer struct {
+	ReviewID string `json:"review_id"`
+	UserID   int64  `json:"user_id"`
+	Refunded int64  `json:"refunded"`
+	Balance  int64  `json:"balance"`
+}
+
+// handleRefund lets the owner or an admin give back what a finished
+// review was charged, once (L2).
+func (s *Server) handleRefund(w http.ResponseWriter, r *http.Request) {
+	if err := s.requireAdmin(r); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	rev, bal, err := s.Store.RefundReview(r.Context(), r.PathValue("id"), s.Now().UTC())
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	s.log.InfoContext(r.Context(), "review refunded", "review_id", rev.ID, "user_id", rev.UserID, "credits", rev.Refunded,
+		"by_user_id", principalOf(r.Context()).UserID)
+	writeJSON(w, http.StatusOK, RefundAnswer{ReviewID: rev.ID, UserID: rev.UserID, Refunded: rev.Refunded, Balance: bal})
+}
+
 type grantRequest struct {
 	Email  string `json:"email"`
 	Amount int64  `json:"amount"`

@@ -220,6 +220,7 @@ type reviewStatus struct {
 	Error      string          `json:"error,omitempty"`
 	Findings   int             `json:"findings_count"`
 	Charged    int64           `json:"credits_charged"`
+	Refunded   int64           `json:"credits_refunded,omitempty"`
 	CreatedAt  time.Time       `json:"created_at"`
 	FinishedAt *time.Time      `json:"finished_at,omitempty"`
 	Result     json.RawMessage `json:"result,omitempty"`
@@ -238,7 +239,7 @@ func (s *Server) handleGetReview(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := reviewStatus{ID: rec.ID, Status: rec.Status, Reviewers: rec.Reviewers, Error: rec.Error, Findings: rec.Findings,
-		Charged: rec.Charged, CreatedAt: rec.CreatedAt, FinishedAt: rec.FinishedAt}
+		Charged: rec.Charged, Refunded: rec.Refunded, CreatedAt: rec.CreatedAt, FinishedAt: rec.FinishedAt}
 	if rec.Status == "done" {
 		if b, ok, err := s.Cache.Get(r.Context(), reviewResultKey(rec.ID)); err == nil && ok {
 			out.Result = b

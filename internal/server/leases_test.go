@@ -290,3 +290,58 @@ func TestConcurrentSpendAcrossReplicas(t *testing.T) {
 		}
 	})
 }
+
+// L2: the owner gives back what a review was charged, once; the account
+// holder cannot refund their own review, and neither can an API key.
+func TestRefundReview(t *testing.T) {
+	e := start(t, options{noOwner: true, credits: 100, prices: "builtin=7"})
+	ctx := context.Background()
+	if _, err := e.anon.Setup(ctx, e.setup, "boss@example.com", password); err != nil {
+		t.Fatal(err)
+	}
+	ada, tok := e.user("adarefund@example.com")
+	resp, body := e.raw("POST", "/v1/reviews", tok.AccessToken, "text/x-diff", strings.NewReader(sampleDiff))
+	var answer struct {
+		ID      string             `json:"id"`
+		Credits server.CreditsInfo `json:"credits"`
+	}
+	if resp.StatusCode != 200 || json.Unmarshal(body, &answer) != nil || answer.ID == "" || answer.Credits.Charged != 7 {
+		t.Fatalf("review: %d %s", resp.StatusCode, body)
+	}
+	bossTok, err := e.anon.Login(ctx, "boss@example.com", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boss := e.anon.WithToken(bossTok.AccessToken)
+
+	// Not the account holder, not an API key (even the owner's).
+	if _, err := ada.RefundReview(ctx, answer.ID); status(err) != 403 {
+		t.Errorf("refund by the account holder = %v, want 403", err)
+	}
+	bossKey, err := boss.CreateKey(ctx, client.NewKey{Name: "k", Scopes: []string{"usage:read"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.anon.WithToken(bossKey.Key).RefundReview(ctx, answer.ID); status(err) != 403 {
+		t.Errorf("refund with an API key = %v, want 403", err)
+	}
+
+	rf, err := boss.RefundReview(ctx, answer.ID)
+	if err != nil || rf.Refunded != 7 || rf.Balance != 100 || rf.ReviewID != answer.ID {
+		t.Fatalf("RefundReview = %+v, %v; want 7 back and balance 100", rf, err)
+	}
+	if _, err := boss.RefundReview(ctx, answer.ID); status(err) != 409 {
+		t.Errorf("second refund = %v, want 409", err)
+	}
+	if _, err := boss.RefundReview(ctx, "rev_nope"); status(err) != 404 {
+		t.Errorf("refund of an unknown review = %v, want 404", err)
+	}
+	cr, err := ada.Credits(ctx)
+	if err != nil || cr.Balance != 100 || cr.Entries[0].Kind != "refund" || cr.Entries[0].Amount != 7 || cr.Entries[0].Reference != answer.ID {
+		t.Errorf("credits after the refund = %+v, %v; want balance 100 and a refund entry of 7", cr, err)
+	}
+	_, b := e.raw("GET", "/v1/reviews/"+answer.ID, tok.AccessToken, "", nil)
+	if !strings.Contains(string(b), `"credits_refunded":7`) {
+		t.Errorf("review status after the refund: %s", b)
+	}
+}

@@ -40,6 +40,7 @@ func (s *Server) routeTable() []route {
 		{"GET /v1/credits", s.authed(apikey.ScopeUsageRead, false, s.handleCredits)},
 		{"POST /v1/admin/credits", s.authed("", true, s.handleGrant)},
 		{"GET /v1/admin/credits", s.authed("", true, s.handleUserCredits)},
+		{"POST /v1/admin/reviews/{id}/refund", s.authed("", true, s.handleRefund)},
 		{"POST /v1/webhooks", s.authed(apikey.ScopeWebhooksManage, false, s.handleCreateWebhook)},
 		{"GET /v1/webhooks", s.authed(apikey.ScopeWebhooksManage, false, s.handleListWebhooks)},
 		{"DELETE /v1/webhooks/{id}", s.authed(apikey.ScopeWebhooksManage, false, s.handleDeleteWebhook)},

@@ -138,6 +138,7 @@ func runConformance(t *testing.T, open opener) {
 		{"FailExpiredReviews", testFailExpired},
 		{"FailExpiredReviewsSkipsBadRow", testFailExpiredSkipsBadRow},
 		{"Purge", testPurge},
+		{"RefundReview", testRefundReview},
 		{"FailExpiredReviewsConcurrent", testFailExpiredConcurrent},
 	}
 	for _, tt := range tests {

@@ -40,16 +40,17 @@ type Review struct {
 	// fail the review (FailExpiredReviews).
 	Owner      string
 	LeaseUntil time.Time
+	Refunded   int64 // credits given back by a refund (RefundReview)
 }
 
 const reviewColumns = `id, user_id, key_id, sandbox, status, reviewers, reserved, error, findings_count, charged,
-	created_at, started_at, finished_at, owner, lease_until`
+	created_at, started_at, finished_at, owner, lease_until, refunded`
 
 func scanReview(row interface{ Scan(...any) error }) (Review, error) {
 	var r Review
 	err := row.Scan(&r.ID, &r.UserID, &r.KeyID, &r.Sandbox, &r.Status, stringListCol{&r.Reviewers}, &r.Reserved,
 		&r.Error, &r.Findings, &r.Charged, timeCol{&r.CreatedAt}, nullTimeCol{&r.StartedAt}, nullTimeCol{&r.FinishedAt},
-		&r.Owner, timeCol{&r.LeaseUntil})
+		&r.Owner, timeCol{&r.LeaseUntil}, &r.Refunded)
 	return r, err
 }
 
@@ -82,7 +83,7 @@ func (db *DB) CreateReview(ctx context.Context, r Review, now time.Time) error {
 			}
 		}
 		_, err := db.txExec(ctx, tx, `INSERT INTO reviews (`+reviewColumns+`)
-			VALUES ($1, $2, $3, $4, 'queued', $5, $6, '', 0, 0, $7, NULL, NULL, $8, $9)`,
+			VALUES ($1, $2, $3, $4, 'queued', $5, $6, '', 0, 0, $7, NULL, NULL, $8, $9, 0)`,
 			r.ID, r.UserID, r.KeyID, r.Sandbox, stringList(r.Reviewers), r.Reserved, db.ts(r.CreatedAt), r.Owner, db.ts(r.LeaseUntil))
 		switch {
 		case isUnique(err):
@@ -109,7 +110,7 @@ func (db *DB) createReviewPostgres(ctx context.Context, r Review) error {
 			UPDATE balances SET balance = balance - $6, held = held + $6
 			WHERE $6 > 0 AND user_id = $2 AND balance >= $6 RETURNING user_id)
 		INSERT INTO reviews (`+reviewColumns+`)
-		SELECT $1, $2, $3, $4, 'queued', $5, $10, '', 0, 0, $7, NULL, NULL, $8, $9
+		SELECT $1, $2, $3, $4, 'queued', $5, $10, '', 0, 0, $7, NULL, NULL, $8, $9, 0
 		WHERE $6 = 0 OR EXISTS (SELECT 1 FROM hold)`,
 		r.ID, r.UserID, r.KeyID, r.Sandbox, stringList(r.Reviewers), hold, db.ts(r.CreatedAt), r.Owner, db.ts(r.LeaseUntil), r.Reserved)
 	switch {
@@ -226,6 +227,47 @@ func (db *DB) lockUnfinishedReview(ctx context.Context, tx *sql.Tx, id string) (
 		return Review{}, apperr.New(apperr.Conflict, "review already finished")
 	}
 	return r, nil
+}
+
+// RefundReview gives the user back everything a finished review was
+// charged, as a refund entry referencing the review, exactly once: the
+// review is marked refunded by the same conditional statement that finds
+// it, so a second or concurrent refund is Conflict. It returns the review
+// (Refunded set) and the user's balance after. An unknown review is
+// NotFound; an unfinished one, or one that was charged nothing, Conflict.
+func (db *DB) RefundReview(ctx context.Context, id string, now time.Time) (Review, int64, error) {
+	var r Review
+	var bal int64
+	err := db.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		r, err = scanReview(db.txQueryRow(ctx, tx, `UPDATE reviews SET refunded = charged
+			WHERE id = $1 AND status IN ('done', 'failed') AND charged > 0 AND refunded = 0
+			RETURNING `+reviewColumns, id))
+		if noRows(err) {
+			cur, err := scanReview(db.txQueryRow(ctx, tx, `SELECT `+reviewColumns+` FROM reviews WHERE id = $1`, id))
+			switch {
+			case noRows(err):
+				return apperr.New(apperr.NotFound, "review not found")
+			case err != nil:
+				return fmt.Errorf("refund review: %w", err)
+			case cur.Refunded > 0:
+				return apperr.New(apperr.Conflict, "the review was already refunded")
+			case cur.Status == ReviewQueued || cur.Status == ReviewRunning:
+				return apperr.New(apperr.Conflict, "the review has not finished")
+			default:
+				return apperr.New(apperr.Conflict, "the review was charged nothing")
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("refund review: %w", err)
+		}
+		bal, err = db.credit(ctx, tx, r.UserID, r.Refunded, LedgerRefund, r.ID, now)
+		return err
+	})
+	if err != nil {
+		return Review{}, 0, err
+	}
+	return r, bal, nil
 }
 
 // RenewReviewLeases extends to until the lease of every queued or running

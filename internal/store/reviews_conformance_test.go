@@ -454,3 +454,71 @@ func testFailExpiredSkipsBadRow(t *testing.T, c conformance) {
 		t.Errorf("rev_bad = %s, want left as it was (its transaction rolled back)", got.Status)
 	}
 }
+
+// L2: a refund gives back exactly what a finished review was charged, as
+// one refund entry, once, however many refunds race; reviews not finished
+// or charged nothing cannot be refunded.
+func testRefundReview(t *testing.T, c conformance) {
+	ctx := context.Background()
+	db := c.db
+	u := mkUser(t, db, "ada@example.com")
+	if _, err := db.Credit(ctx, u.ID, 100, LedgerGrant, "grant", t0); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []Review{review("rev_charged", u.ID, 30, false), review("rev_running", u.ID, 10, false), review("rev_sandbox", u.ID, 10, true)} {
+		if err := db.CreateReview(ctx, r, t0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range []string{"rev_charged", "rev_sandbox"} {
+		if _, err := db.FinishReview(ctx, id, ReviewDone, "", 1, 12, t0, 0, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 100 - 12 charged - 10 held by rev_running.
+	if bal, _ := db.Balance(ctx, u.ID); bal != 78 {
+		t.Fatalf("balance before the refund = %d, want 78", bal)
+	}
+	const racers = 8
+	var ok, conflict atomic.Int32
+	var wg sync.WaitGroup
+	for range racers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, bal, err := db.RefundReview(ctx, "rev_charged", t0.Add(time.Hour))
+			switch {
+			case err == nil:
+				ok.Add(1)
+				if r.Refunded != 12 || r.UserID != u.ID || bal != 90 {
+					t.Errorf("RefundReview = %+v, balance %d; want 12 refunded and balance 90", r, bal)
+				}
+			case apperr.KindOf(err) == apperr.Conflict:
+				conflict.Add(1)
+			default:
+				t.Errorf("RefundReview = %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != 1 || conflict.Load() != racers-1 {
+		t.Errorf("%d refunds succeeded and %d were refused, want 1 and %d", ok.Load(), conflict.Load(), racers-1)
+	}
+	entries, _ := db.Ledger(ctx, u.ID, 1)
+	if e := entries[0]; e.Kind != LedgerRefund || e.Amount != 12 || e.Reference != "rev_charged" {
+		t.Errorf("newest ledger entry = %+v, want a refund of 12 for rev_charged", e)
+	}
+	if got, _ := db.ReviewByID(ctx, u.ID, "rev_charged"); got.Refunded != 12 || got.Charged != 12 {
+		t.Errorf("refunded review = %+v, want charged 12 and refunded 12", got)
+	}
+	for _, tt := range []struct {
+		id   string
+		want apperr.Kind
+	}{{"rev_running", apperr.Conflict}, {"rev_sandbox", apperr.Conflict}, {"nope", apperr.NotFound}} {
+		_, _, err := db.RefundReview(ctx, tt.id, t0)
+		wantKind(t, "RefundReview("+tt.id+")", err, tt.want)
+	}
+	if sum, settled := ledgerSum(t, db, u.ID); sum != settled || settled != 100 {
+		t.Errorf("ledger sums to %d, balance + held %d; want 100", sum, settled)
+	}
+}
