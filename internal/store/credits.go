@@ -132,10 +132,19 @@ func (db *DB) SettleLow(ctx context.Context, userID, reserved, actual int64, ref
 // moves the balance and the hold, and one ledger entry records the charge.
 // This runs once per review, on SQLite's single writer.
 func (db *DB) settle(ctx context.Context, tx *sql.Tx, userID, reserved, actual int64, ref string, now time.Time, threshold int64, low func(int64) Event, evs []Event) (int64, error) {
+	// thr > 0 when this settlement checks the low-balance threshold: the
+	// same statement then resets the flag when the balance after the
+	// release is at or above it (see lowBalance).
+	thr := int64(0)
+	if actual > 0 && threshold > 0 && low != nil {
+		thr = threshold
+	}
 	var bal, held int64
+	var notified bool
 	if reserved > 0 {
-		err := db.txQueryRow(ctx, tx, `UPDATE balances SET balance = balance + $1 - $2, held = held - $1
-			WHERE user_id = $3 RETURNING balance, held`, reserved, actual, userID).Scan(&bal, &held)
+		err := db.txQueryRow(ctx, tx, `UPDATE balances SET balance = balance + $1 - $2, held = held - $1,
+				low_notified = CASE WHEN $4 > 0 AND balance + $1 >= $4 THEN 0 ELSE low_notified END
+			WHERE user_id = $3 RETURNING balance, held, low_notified`, reserved, actual, userID, thr).Scan(&bal, &held, &notified)
 		if noRows(err) {
 			return 0, apperr.New(apperr.NotFound, "no credits are held for this user")
 		}
@@ -152,8 +161,8 @@ func (db *DB) settle(ctx context.Context, tx *sql.Tx, userID, reserved, actual i
 		if err := db.entry(ctx, tx, userID, LedgerCharge, -actual, bal+held, ref, now); err != nil {
 			return 0, err
 		}
-		if threshold > 0 && low != nil {
-			fire, err := db.lowBalance(ctx, tx, userID, bal+actual, bal, threshold)
+		if thr > 0 && bal < thr && !notified {
+			fire, err := db.lowBalance(ctx, tx, userID)
 			if err != nil {
 				return 0, err
 			}
@@ -281,20 +290,14 @@ func (db *DB) entry(ctx context.Context, tx *sql.Tx, userID int64, kind string, 
 	return nil
 }
 
-// lowBalance decides whether this charge raises credits.low: the balance
-// ends below threshold and no event was raised since it was last seen at
-// or above it. Seen from the balance after this settlement's release, so
-// other reservations still out cannot hide a fall (they only delay the
-// reset), and concurrent settlements raise it once.
-func (db *DB) lowBalance(ctx context.Context, tx *sql.Tx, userID, released, after, threshold int64) (bool, error) {
-	if released >= threshold {
-		if _, err := db.txExec(ctx, tx, `UPDATE balances SET low_notified = 0 WHERE user_id = $1 AND low_notified = 1`, userID); err != nil {
-			return false, fmt.Errorf("low balance: %w", err)
-		}
-	}
-	if after >= threshold {
-		return false, nil
-	}
+// lowBalance raises the flag that a credits.low event went out, and
+// reports whether this call raised it: a charge that leaves the balance
+// below the threshold raises credits.low only if no event was raised since
+// the balance was last seen at or above it. That is seen from the balance
+// after the settlement's release (settle resets the flag in the same
+// statement), so other reservations still out cannot hide a fall (they
+// only delay the reset), and concurrent settlements raise it once.
+func (db *DB) lowBalance(ctx context.Context, tx *sql.Tx, userID int64) (bool, error) {
 	res, err := db.txExec(ctx, tx, `UPDATE balances SET low_notified = 1 WHERE user_id = $1 AND low_notified = 0`, userID)
 	if err != nil {
 		return false, fmt.Errorf("low balance: %w", err)
