@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -170,5 +171,44 @@ func TestGeminiOlderModelCap(t *testing.T) {
 	gc, _ := reqs[0].Body["generationConfig"].(map[string]any)
 	if got := fmt.Sprint(gc["maxOutputTokens"]); got != "8192" {
 		t.Errorf("maxOutputTokens = %s, want 8192", got)
+	}
+}
+
+// R5: the Chat Completions body each flavour sends: openai-compatible asks
+// for temperature 0 and max_tokens; OpenAI sends max_completion_tokens and
+// no temperature (reasoning models reject any but 1); both carry the
+// model, the two messages and the json_schema response format.
+func TestChatRequestFields(t *testing.T) {
+	for _, tc := range []struct {
+		provider string
+		want     []string // keys, sorted
+	}{
+		{ProviderOpenAICompatible, []string{"max_tokens", "messages", "model", "response_format", "temperature"}},
+		{ProviderOpenAI, []string{"max_completion_tokens", "messages", "model", "response_format"}},
+	} {
+		t.Run(tc.provider, func(t *testing.T) {
+			srv := fakeFor(t, tc.provider, llmtest.Options{})
+			r, _ := reviewerFor(t, tc.provider, srv, nil)
+			if _, err := r.Review(context.Background(), testDiff()); err != nil {
+				t.Fatalf("Review() error = %v", err)
+			}
+			body := srv.Requests()[0].Body
+			var keys []string
+			for k := range body {
+				keys = append(keys, k)
+			}
+			slices.Sort(keys)
+			if !slices.Equal(keys, tc.want) {
+				t.Errorf("request keys = %v, want %v", keys, tc.want)
+			}
+			if tc.provider == ProviderOpenAICompatible && fmt.Sprint(body["temperature"]) != "0" {
+				t.Errorf("temperature = %v, want 0", body["temperature"])
+			}
+			rf, _ := body["response_format"].(map[string]any)
+			msgs, _ := body["messages"].([]any)
+			if rf["type"] != "json_schema" || len(msgs) != 2 {
+				t.Errorf("response_format %v, %d messages; want json_schema and 2", rf, len(msgs))
+			}
+		})
 	}
 }

@@ -175,23 +175,33 @@ func (v *chatConv) send(ctx context.Context) (turn, error) {
 	return t, nil
 }
 
+// chatRequest is a Chat Completions request. maxOut is never 0 (newBase
+// sets a default), so omitempty drops only the field the API does not use.
+type chatRequest struct {
+	Model               string          `json:"model"`
+	Messages            []chatMessage   `json:"messages"`
+	ResponseFormat      json.RawMessage `json:"response_format"`
+	MaxTokens           int             `json:"max_tokens,omitempty"`
+	MaxCompletionTokens int             `json:"max_completion_tokens,omitempty"`
+	Temperature         *float64        `json:"temperature,omitempty"`
+}
+
+var jsonObjectFormat = json.RawMessage(`{"type":"json_object"}`)
+
 func (v *chatConv) post(ctx context.Context, jsonObject bool) ([]byte, error) {
 	c := v.c
-	req := map[string]any{
-		"model":    c.model,
-		"messages": v.msgs,
-	}
+	// A struct rather than a map: encoded once per request, and the
+	// prompt and schema dominate its size.
+	req := chatRequest{Model: c.model, Messages: v.msgs, ResponseFormat: c.format}
 	if jsonObject {
-		req["response_format"] = map[string]string{"type": "json_object"}
-	} else {
-		req["response_format"] = c.format
+		req.ResponseFormat = jsonObjectFormat
 	}
 	if c.compat {
-		req["max_tokens"] = c.maxOut
-		req["temperature"] = 0
+		req.MaxTokens = c.maxOut
+		req.Temperature = new(float64) // 0
 	} else {
 		// Reasoning models reject max_tokens and any temperature but 1.
-		req["max_completion_tokens"] = c.maxOut
+		req.MaxCompletionTokens = c.maxOut
 	}
 	body, err := json.Marshal(req)
 	if err != nil {
