@@ -297,22 +297,26 @@ func runCredits(ctx context.Context, args []string, env *Env) int {
 	ef := newEnvFlags("credits", env.Getenv, io.Discard)
 	ef.str(&server, "server", "DIFFGATE_SERVER", "http://127.0.0.1:8080", "diffgate server `URL`")
 	ef.str(&email, "email", "DIFFGATE_EMAIL", "", "log in as `email` (password from DIFFGATE_PASSWORD or stdin); else DIFFGATE_API_KEY (usage:read)")
-	ef.str(&grant, "grant", "", "", "grant `N` credits (owner or admin, with --to)")
+	ef.str(&grant, "grant", "", "", "grant `N` credits (owner or admin, with --to; needs --email)")
 	ef.str(&user, "user", "", "", "show the account of `email` instead of your own (owner or admin)")
 	ef.str(&grantTo, "to", "", "", "`email` of the account to grant credits to")
 	ef.str(&reason, "reason", "", "", "why the credits are granted (kept in the ledger)")
-	ef.str(&refund, "refund", "", "", "give back what review `ID` was charged, once (owner or admin)")
+	ef.str(&refund, "refund", "", "", "give back what review `ID` was charged, once (owner or admin; needs --email)")
 	if _, code, ok := parseCommand(ef, "Usage: diffgate credits [--email E] [--user EMAIL] [--grant N --to EMAIL [--reason TEXT]] [--refund REVIEW_ID]\n\nShows the balance and the latest ledger entries, grants credits, or refunds a review.\n\nFlags:\n", args, env); !ok {
 		return code
+	}
+	// Conflicting flags are refused before any password is read.
+	switch {
+	case refund != "" && (grant != "" || grantTo != "" || user != ""):
+		return fail(env.Stderr, usagef("--refund cannot be used with --grant, --to or --user"), ExitUsage)
+	case grant != "" && user != "":
+		return fail(env.Stderr, usagef("--grant cannot be used with --user"), ExitUsage)
 	}
 	c, err := keysClient(ctx, server, email, env)
 	if err != nil {
 		return fail(env.Stderr, err, ExitUsage)
 	}
 	if refund != "" {
-		if grant != "" {
-			return fail(env.Stderr, usagef("--refund and --grant cannot be used together"), ExitUsage)
-		}
 		rf, err := c.RefundReview(ctx, refund)
 		if err != nil {
 			return fail(env.Stderr, err, ExitUsage)

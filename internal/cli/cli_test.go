@@ -446,3 +446,18 @@ func TestLargeDiffIsChunked(t *testing.T) {
 		t.Errorf("a budget too small for the prompt: exit %d, want 2 (stderr %s)", r.code, r.stderr)
 	}
 }
+
+// Conflicting credits flags are refused before any password is read or
+// any server is contacted (the server here does not exist).
+func TestCreditsFlagConflicts(t *testing.T) {
+	for _, args := range [][]string{
+		{"credits", "--email", "a@example.com", "--refund", "rev_1", "--grant", "5"},
+		{"credits", "--email", "a@example.com", "--refund", "rev_1", "--user", "b@example.com"},
+		{"credits", "--email", "a@example.com", "--grant", "5", "--to", "b@example.com", "--user", "b@example.com"},
+	} {
+		r := run(t, "a password that must not be read\n", map[string]string{"DIFFGATE_SERVER": "http://127.0.0.1:1"}, args...)
+		if r.code != ExitUsage || !strings.Contains(r.stderr, "cannot be used with") {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and the conflict named", args, r.code, r.stderr)
+		}
+	}
+}

@@ -139,6 +139,7 @@ func runConformance(t *testing.T, open opener) {
 		{"FailExpiredReviewsSkipsBadRow", testFailExpiredSkipsBadRow},
 		{"Purge", testPurge},
 		{"RefundReview", testRefundReview},
+		{"LargeAmounts", testLargeAmounts},
 		{"FailExpiredReviewsConcurrent", testFailExpiredConcurrent},
 	}
 	for _, tt := range tests {

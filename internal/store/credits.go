@@ -134,7 +134,8 @@ func (db *DB) SettleLow(ctx context.Context, userID, reserved, actual int64, ref
 func (db *DB) settle(ctx context.Context, tx *sql.Tx, userID, reserved, actual int64, ref string, now time.Time, threshold int64, low func(int64) Event, evs []Event) (int64, error) {
 	// thr > 0 when this settlement checks the low-balance threshold: the
 	// same statement then resets the flag when the balance after the
-	// release is at or above it (see lowBalance).
+	// release is at or above it (see lowBalance). It is cast: PostgreSQL
+	// would otherwise infer a 32-bit integer from "$4 > 0".
 	thr := int64(0)
 	if actual > 0 && threshold > 0 && low != nil {
 		thr = threshold
@@ -143,7 +144,7 @@ func (db *DB) settle(ctx context.Context, tx *sql.Tx, userID, reserved, actual i
 	var notified bool
 	if reserved > 0 {
 		err := db.txQueryRow(ctx, tx, `UPDATE balances SET balance = balance + $1 - $2, held = held - $1,
-				low_notified = CASE WHEN $4 > 0 AND balance + $1 >= $4 THEN 0 ELSE low_notified END
+				low_notified = CASE WHEN CAST($4 AS BIGINT) > 0 AND balance + $1 >= CAST($4 AS BIGINT) THEN 0 ELSE low_notified END
 			WHERE user_id = $3 RETURNING balance, held, low_notified`, reserved, actual, userID, thr).Scan(&bal, &held, &notified)
 		if noRows(err) {
 			return 0, apperr.New(apperr.NotFound, "no credits are held for this user")

@@ -106,12 +106,14 @@ func (db *DB) createReviewPostgres(ctx context.Context, r Review) error {
 	if r.charges() {
 		hold = r.Reserved
 	}
+	// $6 is cast at every use: PostgreSQL would otherwise infer a 32-bit
+	// integer from "$6 > 0" and refuse holds above 2^31.
 	res, err := db.w.ExecContext(ctx, `WITH hold AS (
-			UPDATE balances SET balance = balance - $6, held = held + $6
-			WHERE $6 > 0 AND user_id = $2 AND balance >= $6 RETURNING user_id)
+			UPDATE balances SET balance = balance - $6::bigint, held = held + $6::bigint
+			WHERE $6::bigint > 0 AND user_id = $2 AND balance >= $6::bigint RETURNING user_id)
 		INSERT INTO reviews (`+reviewColumns+`)
-		SELECT $1, $2, $3, $4, 'queued', $5, $10, '', 0, 0, $7, NULL, NULL, $8, $9, 0
-		WHERE $6 = 0 OR EXISTS (SELECT 1 FROM hold)`,
+		SELECT $1, $2, $3, $4, 'queued', $5, $10::bigint, '', 0, 0, $7, NULL, NULL, $8, $9, 0
+		WHERE $6::bigint = 0 OR EXISTS (SELECT 1 FROM hold)`,
 		r.ID, r.UserID, r.KeyID, r.Sandbox, stringList(r.Reviewers), hold, db.ts(r.CreatedAt), r.Owner, db.ts(r.LeaseUntil), r.Reserved)
 	switch {
 	case isUnique(err):

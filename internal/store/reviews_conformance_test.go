@@ -522,3 +522,35 @@ func testRefundReview(t *testing.T, c conformance) {
 		t.Errorf("ledger sums to %d, balance + held %d; want 100", sum, settled)
 	}
 }
+
+// L2: amounts beyond 32 bits work on both databases: a hold of three
+// billion credits, its settlement with a low-balance threshold of four
+// billion (the credits.low event fires), and a refund.
+func testLargeAmounts(t *testing.T, c conformance) {
+	ctx := context.Background()
+	db := c.db
+	u := mkUser(t, db, "ada@example.com")
+	mkEndpoint(t, db, u.ID, "https://a/all", false, "*")
+	const big = 3_000_000_000
+	if _, err := db.Credit(ctx, u.ID, 10_000_000_000, LedgerGrant, "grant", t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.CreateReview(ctx, review("rev_big", u.ID, big, false), t0); err != nil {
+		t.Fatalf("CreateReview(3e9) = %v", err)
+	}
+	if err := db.CreateReview(ctx, review("rev_too_big", u.ID, 8_000_000_000, false), t0); apperr.KindOf(err) != apperr.PaymentRequired {
+		t.Errorf("CreateReview(8e9 of 7e9 left) = %v, want PaymentRequired", err)
+	}
+	fired := 0
+	low := func(b int64) Event { fired++; return ev("msg_low_big", u.ID, "credits.low") }
+	bal, err := db.FinishReview(ctx, "rev_big", ReviewDone, "", 1, big, t0, 8_000_000_000, low)
+	if err != nil || bal != 7_000_000_000 || fired != 1 {
+		t.Fatalf("FinishReview(3e9, threshold 8e9) = %d, %v, low fired %d; want 7e9 and one low event", bal, err, fired)
+	}
+	if _, bal, err := db.RefundReview(ctx, "rev_big", t0); err != nil || bal != 10_000_000_000 {
+		t.Errorf("RefundReview = %d, %v; want the balance back at 1e10", bal, err)
+	}
+	if sum, settled := ledgerSum(t, db, u.ID); sum != settled || sum != 10_000_000_000 {
+		t.Errorf("ledger sums to %d, balance + held %d; want 1e10", sum, settled)
+	}
+}
