@@ -38,15 +38,8 @@ type LedgerEntry struct {
 // Balance is what the user can spend: the ledger's sum less what running
 // reviews hold; zero for a user who never had credits.
 func (db *DB) Balance(ctx context.Context, userID int64) (int64, error) {
-	var b int64
-	err := db.r.QueryRowContext(ctx, `SELECT balance FROM balances WHERE user_id = $1`, userID).Scan(&b)
-	if noRows(err) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("balance: %w", err)
-	}
-	return b, nil
+	b, _, err := db.BalanceAndHeld(ctx, userID)
+	return b, err
 }
 
 // BalanceAndHeld is Balance and the credits held for the user's running
